@@ -1,0 +1,39 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+// globals are the flags every command shares; each has an environment
+// variable twin that supplies its default.
+type globals struct {
+	lake    string // --lake / LAKE_URL
+	source  string // --source / LAKE_SOURCE_URL
+	schemas string // --schemas / LAKE_SCHEMAS
+}
+
+func envOr(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// newFlagSet returns a flag set for command name with the global flags
+// registered on it. Parse errors are returned, not fatal.
+func newFlagSet(name, usageLine string, stderr io.Writer) (*flag.FlagSet, *globals) {
+	fs := flag.NewFlagSet("lake "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	g := &globals{}
+	fs.StringVar(&g.lake, "lake", envOr("LAKE_URL", "file://./lake"), "lake root: file://DIR or s3://BUCKET[/PREFIX] (env LAKE_URL)")
+	fs.StringVar(&g.source, "source", envOr("LAKE_SOURCE_URL", ""), "source PostgreSQL URL (env LAKE_SOURCE_URL)")
+	fs.StringVar(&g.schemas, "schemas", envOr("LAKE_SCHEMAS", "./schemas"), "folder of table contracts and rulesets (env LAKE_SCHEMAS)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: lake %s %s\n\nflags:\n", name, usageLine)
+		fs.PrintDefaults()
+	}
+	return fs, g
+}

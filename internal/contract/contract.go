@@ -1,0 +1,216 @@
+// Package contract loads table contracts: one YAML file per source table in
+// the schemas folder, naming the source table, its primary key, its cursor
+// column, the silver partition and the DQDL ruleset. Columns and types are
+// not part of a contract; they come from the PostgreSQL catalog.
+//
+// Imported by ingest, the data-quality and route steps, the catalog and the
+// lake command.
+package contract
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Suffix is the file-name suffix of table contracts in the schemas folder.
+const Suffix = ".table.yaml"
+
+// NullCursor says what ingest does with rows whose cursor column is NULL.
+type NullCursor string
+
+const (
+	// NullCursorFail refuses to ingest a table that has rows with a NULL
+	// cursor, with an error that says how many and where.
+	NullCursorFail NullCursor = "fail"
+	// NullCursorInclude extracts rows with a NULL cursor in every run (they
+	// are re-read each time; silver's _current view removes the repeats).
+	NullCursorInclude NullCursor = "include"
+)
+
+// Source names the table in the source database.
+type Source struct {
+	Schema string `yaml:"schema"`
+	Table  string `yaml:"table"`
+}
+
+// Partition says how silver is partitioned: by the UTC date of Column,
+// written as Name=YYYY-MM-DD.
+type Partition struct {
+	Column string `yaml:"column"`
+	Name   string `yaml:"name"`
+}
+
+// Table is one table contract.
+type Table struct {
+	Name       string     `yaml:"table"`
+	Source     Source     `yaml:"source"`
+	PrimaryKey []string   `yaml:"primary_key"`
+	Cursor     string     `yaml:"cursor"`
+	NullCursor NullCursor `yaml:"null_cursor"`
+	Partition  Partition  `yaml:"partition"`
+	Rules      string     `yaml:"rules"`
+
+	// File is the path the contract was loaded from.
+	File string `yaml:"-"`
+}
+
+// RulesPath is the ruleset's path: Rules, relative to the contract's folder.
+func (t *Table) RulesPath() string {
+	if filepath.IsAbs(t.Rules) {
+		return t.Rules
+	}
+	return filepath.Join(filepath.Dir(t.File), t.Rules)
+}
+
+// Error is a malformed contract: it names the file, the field and the problem.
+type Error struct {
+	File  string
+	Field string
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("contract %s: %s", e.File, e.Msg)
+	}
+	return fmt.Sprintf("contract %s: field %q: %s", e.File, e.Field, e.Msg)
+}
+
+// ErrUnknownTable is returned (wrapped) by Find for a table with no contract.
+var ErrUnknownTable = errors.New("no contract for table")
+
+// identRE is what a lake table name, partition name or column may be: a
+// plain SQL identifier, so it is safe in keys, paths and catalog names.
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// LoadFile reads and checks one contract.
+func LoadFile(path string) (*Table, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("contract: %w", err)
+	}
+	return Parse(path, b)
+}
+
+// Parse decodes and checks a contract; name is used in error messages.
+// Unknown fields, missing fields and malformed values are errors.
+func Parse(name string, b []byte) (*Table, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var t Table
+	if err := dec.Decode(&t); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{File: name, Msg: "file is empty"}
+		}
+		return nil, &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	t.File = name
+	if t.NullCursor == "" {
+		t.NullCursor = NullCursorFail
+	}
+	if err := t.check(); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+func (t *Table) check() error {
+	bad := func(field, format string, args ...any) error {
+		return &Error{File: t.File, Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	ident := func(field, v string) error {
+		if v == "" {
+			return bad(field, "is required")
+		}
+		if !identRE.MatchString(v) {
+			return bad(field, "%q is not a plain identifier (letters, digits and _, not starting with a digit, at most 63)", v)
+		}
+		return nil
+	}
+	for _, f := range []struct{ name, v string }{
+		{"table", t.Name},
+		{"source.schema", t.Source.Schema},
+		{"source.table", t.Source.Table},
+		{"cursor", t.Cursor},
+		{"partition.column", t.Partition.Column},
+		{"partition.name", t.Partition.Name},
+	} {
+		if err := ident(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	if len(t.PrimaryKey) == 0 {
+		return bad("primary_key", "is required (a list of one or more columns)")
+	}
+	seen := map[string]bool{}
+	for i, c := range t.PrimaryKey {
+		if err := ident(fmt.Sprintf("primary_key[%d]", i), c); err != nil {
+			return err
+		}
+		if seen[c] {
+			return bad(fmt.Sprintf("primary_key[%d]", i), "column %q is listed twice", c)
+		}
+		seen[c] = true
+	}
+	switch t.NullCursor {
+	case NullCursorFail, NullCursorInclude:
+	default:
+		return bad("null_cursor", "%q is not one of fail, include", t.NullCursor)
+	}
+	if t.Rules == "" {
+		return bad("rules", "is required (a DQDL file relative to the contract)")
+	}
+	if !strings.HasSuffix(t.Rules, ".dqdl") {
+		return bad("rules", "%q should name a .dqdl file", t.Rules)
+	}
+	return nil
+}
+
+// LoadDir loads every *.table.yaml in dir, sorted by table name. Two
+// contracts for one table name are an error.
+func LoadDir(dir string) ([]*Table, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*"+Suffix))
+	if err != nil {
+		return nil, fmt.Errorf("contract: %w", err)
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("contract: no *%s files in %s", Suffix, dir)
+	}
+	var out []*Table
+	byName := map[string]string{}
+	for _, p := range paths {
+		t, err := LoadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if prev, ok := byName[t.Name]; ok {
+			return nil, &Error{File: p, Field: "table", Msg: fmt.Sprintf("table %q is already defined in %s", t.Name, prev)}
+		}
+		byName[t.Name] = p
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Find returns the contract for the lake table name, or an error wrapping
+// ErrUnknownTable that lists the known tables.
+func Find(tables []*Table, name string) (*Table, error) {
+	var names []string
+	for _, t := range tables {
+		if t.Name == name {
+			return t, nil
+		}
+		names = append(names, t.Name)
+	}
+	return nil, fmt.Errorf("contract: table %q (known: %s): %w", name, strings.Join(names, ", "), ErrUnknownTable)
+}
