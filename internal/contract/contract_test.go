@@ -1,0 +1,98 @@
+package contract
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestLoadFile(t *testing.T) {
+	got, err := LoadFile(filepath.Join("testdata", "ok.table.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "orders" || got.Source.Schema != "public" || got.Source.Table != "orders" ||
+		got.Cursor != "updated_at" || got.Partition.Name != "dt" || got.Partition.Column != "created_at" ||
+		len(got.PrimaryKey) != 1 || got.PrimaryKey[0] != "order_id" {
+		t.Errorf("LoadFile = %+v", got)
+	}
+	if got, want := got.NullCursor, NullCursorFail; got != want {
+		t.Errorf("NullCursor = %q, want default %q", got, want)
+	}
+	if got, want := got.RulesPath(), filepath.Join("testdata", "orders.dqdl"); got != want {
+		t.Errorf("RulesPath = %q, want %q", got, want)
+	}
+}
+
+func TestLoadFileErrors(t *testing.T) {
+	tests := []struct {
+		file  string
+		field string // "" when the error is about the file as a whole
+		msg   string
+	}{
+		{"unknown-field.yaml", "", "field cursr not found"},
+		{"missing-cursor.yaml", "cursor", "is required"},
+		{"hostile-table.yaml", "table", "not a plain identifier"},
+		{"empty-pk.yaml", "primary_key", "is required"},
+		{"dup-pk.yaml", "primary_key[1]", "listed twice"},
+		{"bad-null-cursor.yaml", "null_cursor", "not one of fail, include"},
+		{"bad-rules.yaml", "rules", ".dqdl"},
+		{"wrong-type.yaml", "", "cannot unmarshal"},
+		{"empty.yaml", "", "file is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			path := filepath.Join("testdata", tt.file)
+			_, err := LoadFile(path)
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("LoadFile(%s) error = %v, want *contract.Error", tt.file, err)
+			}
+			if got, want := ce.File, path; got != want {
+				t.Errorf("File = %q, want %q", got, want)
+			}
+			if got, want := ce.Field, tt.field; got != want {
+				t.Errorf("Field = %q, want %q (error: %v)", got, want, err)
+			}
+			if !strings.Contains(err.Error(), tt.msg) || !strings.Contains(err.Error(), path) {
+				t.Errorf("error = %q, want it to name %s and contain %q", err, path, tt.msg)
+			}
+		})
+	}
+}
+
+func TestLoadDirShippedContracts(t *testing.T) {
+	tables, err := LoadDir(filepath.Join("..", "..", "schemas"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orders, err := Find(tables, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := orders.Source.Table, "orders"; got != want {
+		t.Errorf("orders source table = %q, want %q", got, want)
+	}
+	if _, err := Find(tables, "nope"); !errors.Is(err, ErrUnknownTable) || !strings.Contains(err.Error(), "orders") {
+		t.Errorf("Find(nope) = %v, want ErrUnknownTable listing the known tables", err)
+	}
+}
+
+func TestLoadDirDuplicateTable(t *testing.T) {
+	dir := t.TempDir()
+	ok, err := os.ReadFile(filepath.Join("testdata", "ok.table.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a.table.yaml", "b.table.yaml"} {
+		if err := os.WriteFile(filepath.Join(dir, name), ok, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = LoadDir(dir)
+	if err == nil || !strings.Contains(err.Error(), "already defined in") {
+		t.Fatalf("LoadDir with two contracts for one table = %v, want a duplicate error", err)
+	}
+}
