@@ -1,0 +1,209 @@
+package filestore_test
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/medallionlake/lake/internal/store"
+	"github.com/medallionlake/lake/internal/store/filestore"
+	"github.com/medallionlake/lake/internal/store/storetest"
+)
+
+// newStore opens a store in <tmp>/lake and checks, when the test ends, that
+// nothing was written beside it.
+func newStore(t *testing.T) *filestore.Store {
+	t.Helper()
+	parent := t.TempDir()
+	s, err := filestore.New(filepath.Join(parent, "lake"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		entries, _ := os.ReadDir(parent)
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		if !slices.Equal(names, []string{"lake"}) {
+			t.Errorf("folder around the lake holds %q, want only [lake]", names)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t) })
+}
+
+func TestReservedFolder(t *testing.T) {
+	s := newStore(t)
+	for _, key := range []string{".lakestore", ".lakestore/tmp/x", ".lakestore/locks/00"} {
+		if _, err := s.Put(t.Context(), key, strings.NewReader("x"), nil); !errors.Is(err, store.ErrInvalidKey) {
+			t.Errorf("Put(%q): err=%v, want ErrInvalidKey", key, err)
+		}
+	}
+	for info, err := range s.List(t.Context(), ".lake") {
+		t.Errorf("List(.lake) yields %q, %v; want nothing", info.Key, err)
+	}
+}
+
+func TestSymlinkOutOfRootRefused(t *testing.T) {
+	s := newStore(t)
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "secret"), []byte("secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(s.Dir(), "link")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Get(t.Context(), "link/secret"); err == nil {
+		t.Errorf("Get through a symlink out of the lake succeeded")
+	}
+	if _, err := s.Put(t.Context(), "link/planted", strings.NewReader("x"), nil); err == nil {
+		t.Errorf("Put through a symlink out of the lake succeeded")
+	}
+	if _, err := os.Stat(filepath.Join(outside, "planted")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a file was written outside the lake: stat err=%v", err)
+	}
+	for info, err := range s.List(t.Context(), "") {
+		t.Errorf("List yields %q, %v through a symlink; want nothing", info.Key, err)
+	}
+}
+
+func TestHandDroppedFile(t *testing.T) {
+	s := newStore(t)
+	path := filepath.Join(s.Dir(), "bronze", "landing", "orders", "dropped.parquet")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Stat(t.Context(), "bronze/landing/orders/dropped.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := info.ETag, "5d41402abc4b2a76b9719d911017c592"; got != want { // md5("hello")
+		t.Errorf("ETag=%q, want the content's MD5 %q", got, want)
+	}
+	// an edit by hand in place must change the ETag even though the
+	// recorded attribute is still there
+	if err := os.WriteFile(path, []byte("hello, edited"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	edited, err := s.Stat(t.Context(), "bronze/landing/orders/dropped.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edited.ETag == info.ETag {
+		t.Errorf("ETag %q unchanged after an edit by hand", edited.ETag)
+	}
+}
+
+func TestDeletePrunesEmptyFolders(t *testing.T) {
+	s := newStore(t)
+	if _, err := s.Put(t.Context(), "bronze/landing/orders/a", strings.NewReader("x"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(t.Context(), "bronze/landing/orders/a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(), "bronze")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("empty folders left after Delete: stat bronze err=%v", err)
+	}
+}
+
+// TestConditionalAcrossProcesses runs a compare-and-swap counter in several
+// processes at once (this test binary, re-executed), which only the flock
+// on the lock files keeps correct.
+func TestConditionalAcrossProcesses(t *testing.T) {
+	const procs, perProc = 4, 25
+	if dir := os.Getenv("FILESTORE_CAS_DIR"); dir != "" {
+		s, err := filestore.New(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range perProc {
+			increment(t, s)
+		}
+		return
+	}
+	s := newStore(t)
+	if _, err := s.Put(t.Context(), "counter", strings.NewReader("0"), nil); err != nil {
+		t.Fatal(err)
+	}
+	var cmds []*exec.Cmd
+	for range procs {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestConditionalAcrossProcesses$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "FILESTORE_CAS_DIR="+s.Dir())
+		out := &strings.Builder{}
+		cmd.Stdout, cmd.Stderr = out, out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("child output:\n%s", out)
+			}
+		})
+		cmds = append(cmds, cmd)
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("child: %v", err)
+		}
+	}
+	if got, want := read(t, s, "counter"), fmt.Sprint(procs*perProc); got != want {
+		t.Errorf("counter=%s after %d processes x %d increments, want %s", got, procs, perProc, want)
+	}
+}
+
+// increment adds one to the counter with a compare-and-swap loop.
+func increment(t *testing.T, s *filestore.Store) {
+	t.Helper()
+	for {
+		rc, info, err := s.Get(t.Context(), "counter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := strconv.Atoi(string(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Put(t.Context(), "counter", strings.NewReader(strconv.Itoa(n+1)), &store.PutOptions{IfMatch: info.ETag})
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, store.ErrPreconditionFailed) {
+			t.Fatal(err)
+		}
+	}
+}
+
+func read(t *testing.T, s store.Store, key string) string {
+	t.Helper()
+	rc, _, err := s.Get(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

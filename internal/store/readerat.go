@@ -1,0 +1,129 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// Read-ahead cache of NewReaderAt: small reads are served from blocks of
+// readAheadBlock bytes aligned on multiples of readAheadBlock, the last
+// readAheadBlocks of them kept. Reads of a block or more go straight to the
+// store.
+const (
+	readAheadBlock  = 1 << 20
+	readAheadBlocks = 4
+)
+
+// NewReaderAt returns an io.ReaderAt over the object at key, which is size
+// bytes long (from Stat or List), backed by range reads. Reads smaller than
+// 1 MiB are served from a small cache of aligned 1 MiB blocks, so that many
+// tiny reads (a Parquet footer, page headers) cost one request per block;
+// larger reads are one range request each. At most 4 MiB is cached.
+//
+// It is safe for parallel ReadAt calls, as io.ReaderAt requires. Every read
+// uses ctx. Reading at or past size returns io.EOF; an object shorter than
+// size (it changed since it was sized) gives io.ErrUnexpectedEOF. Wrap it
+// in io.NewSectionReader(r, 0, size) where an io.ReadSeeker is needed.
+func NewReaderAt(ctx context.Context, s Store, key string, size int64) io.ReaderAt {
+	return &readerAt{ctx: ctx, s: s, key: key, size: size}
+}
+
+type readerAt struct {
+	ctx  context.Context
+	s    Store
+	key  string
+	size int64
+
+	mu     sync.Mutex
+	clock  uint64
+	blocks [readAheadBlocks]cachedBlock
+}
+
+// cachedBlock is one cached aligned block; data is never modified once
+// stored, so it may be read outside the lock.
+type cachedBlock struct {
+	index int64
+	data  []byte
+	used  uint64 // clock at last use; 0 marks an empty slot
+}
+
+// ReadAt implements io.ReaderAt.
+func (r *readerAt) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("store: read %q at offset %d: negative offset", r.key, off)
+	}
+	if off >= r.size {
+		return 0, io.EOF
+	}
+	want := min(int64(len(p)), r.size-off)
+	var n int
+	if want >= readAheadBlock {
+		if err := r.fetch(p[:want], off); err != nil {
+			return 0, err
+		}
+		n = int(want)
+	} else {
+		for int64(n) < want {
+			pos := off + int64(n)
+			data, err := r.block(pos / readAheadBlock)
+			if err != nil {
+				return n, err
+			}
+			n += copy(p[n:want], data[pos%readAheadBlock:])
+		}
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// block returns the data of aligned block i, from the cache or the store.
+func (r *readerAt) block(i int64) ([]byte, error) {
+	r.mu.Lock()
+	r.clock++
+	oldest := 0
+	for j := range r.blocks {
+		b := &r.blocks[j]
+		if b.used != 0 && b.index == i {
+			b.used = r.clock
+			r.mu.Unlock()
+			return b.data, nil
+		}
+		if b.used < r.blocks[oldest].used {
+			oldest = j
+		}
+	}
+	r.mu.Unlock()
+
+	start := i * readAheadBlock
+	data := make([]byte, min(readAheadBlock, r.size-start))
+	if err := r.fetch(data, start); err != nil {
+		return nil, err
+	}
+
+	r.mu.Lock()
+	r.clock++
+	r.blocks[oldest] = cachedBlock{index: i, data: data, used: r.clock}
+	r.mu.Unlock()
+	return data, nil
+}
+
+// fetch fills p with the bytes at off with one range read.
+func (r *readerAt) fetch(p []byte, off int64) error {
+	rc, err := r.s.GetRange(r.ctx, r.key, off, int64(len(p)))
+	if err != nil {
+		return fmt.Errorf("store: read %q at offset %d: %w", r.key, off, err)
+	}
+	defer rc.Close()
+	if _, err := io.ReadFull(rc, p); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("store: read %q at offset %d: %w", r.key, off, err)
+	}
+	return nil
+}
