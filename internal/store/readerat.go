@@ -90,8 +90,9 @@ func (r *readerAt) block(i int64) ([]byte, error) {
 		b := &r.blocks[j]
 		if b.used != 0 && b.index == i {
 			b.used = r.clock
+			data := b.data
 			r.mu.Unlock()
-			return b.data, nil
+			return data, nil
 		}
 		if b.used < r.blocks[oldest].used {
 			oldest = j
