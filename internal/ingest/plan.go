@@ -1,0 +1,234 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/medallionlake/lake/internal/contract"
+	"github.com/medallionlake/lake/internal/store"
+)
+
+// MaxParts caps PlanRequest.Parts.
+const MaxParts = 1000
+
+// sampleRows is about how many keys the planner reads to place range
+// boundaries; larger tables are sampled (TABLESAMPLE SYSTEM).
+const sampleRows = 1_000_000
+
+// plan reads the watermark, connects, fixes hi, opens the run's snapshot
+// and splits the key space into at most parts ranges. The returned session
+// holds the snapshot open; the caller closes it.
+func (in *Ingester) plan(ctx context.Context, t *contract.Table, parts int) (*session, *Plan, error) {
+	// The watermark is read before hi is fixed, so that lo <= hi unless hi
+	// was held back (see below).
+	wm, etag, err := ReadWatermark(ctx, in.Store, t.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := in.connect(ctx, t)
+	if err != nil {
+		return nil, nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.close()
+		}
+	}()
+	hi, reason, err := s.bound(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &Plan{Table: t.Name, Cursor: t.Cursor, Hi: hi, HiReason: reason, WatermarkETag: etag}
+	if wm != nil {
+		if wm.Cursor != t.Cursor {
+			return nil, nil, fmt.Errorf("ingest %s: the watermark %s is for cursor %q but the contract's cursor is %q; "+
+				"delete the watermark to re-extract the table by the new cursor", t.Name, WatermarkKey(t.Name), wm.Cursor, t.Cursor)
+		}
+		lo := wm.Watermark
+		p.Lo = &lo
+		if p.Hi < lo {
+			// A transaction in flight started before the last run's bound
+			// was fixed (within the margin): never move backwards.
+			p.Hi = lo
+			p.HiReason += fmt.Sprintf("; held at the watermark %s", lo)
+		}
+	}
+	if err := s.begin(ctx, ""); err != nil {
+		return nil, nil, err
+	}
+	if err := in.writeSchema(ctx, s); err != nil {
+		return nil, nil, err
+	}
+	if err := s.checkNullCursor(ctx); err != nil {
+		return nil, nil, err
+	}
+	ranges, err := s.ranges(ctx, p, parts)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, r := range ranges {
+		p.Items = append(p.Items, WorkItem{Table: t.Name, Lo: p.Lo, Hi: p.Hi, Range: r})
+	}
+	ok = true
+	return s, p, nil
+}
+
+// checkNullCursor refuses a table with NULL cursors when the contract says
+// null_cursor: fail.
+func (s *session) checkNullCursor(ctx context.Context) error {
+	c, _ := s.desc.Column(s.t.Cursor)
+	if s.t.NullCursor != contract.NullCursorFail || c.NotNull {
+		return nil
+	}
+	var n int64
+	q := fmt.Sprintf("SELECT count(*) FROM %s WHERE %s IS NULL", s.desc.Ident(), ident(s.t.Cursor))
+	if err := s.tx.QueryRow(ctx, q).Scan(&n); err != nil {
+		return s.fail("count NULL cursors", err)
+	}
+	if n > 0 {
+		return &NullCursorError{Table: s.t.Name, Source: s.t.Source.Schema + "." + s.t.Source.Table, Column: s.t.Cursor, Rows: n}
+	}
+	return nil
+}
+
+// ranges splits the key space into at most parts half-open ranges that
+// neither overlap nor leave gaps: the first has no lower bound, the last no
+// upper bound, and the boundaries in between are quantiles of the keys of
+// the rows this run extracts (sampled on large tables), so clustered keys
+// still give ranges of similar row counts. A table whose primary key is not
+// a single integer column, an empty interval or parts <= 1 give one item
+// with a nil range (everything).
+func (s *session) ranges(ctx context.Context, p *Plan, parts int) ([]*KeyRange, error) {
+	parts = min(parts, MaxParts)
+	if parts <= 1 || len(s.t.PrimaryKey) != 1 {
+		return []*KeyRange{nil}, nil
+	}
+	key := s.t.PrimaryKey[0]
+	c, _ := s.desc.Column(key)
+	switch c.OID {
+	case 20, 21, 23: // bigint, smallint, integer
+	default:
+		return []*KeyRange{nil}, nil
+	}
+	var reltuples float64
+	if err := s.tx.QueryRow(ctx, "SELECT reltuples FROM pg_catalog.pg_class WHERE oid = $1::regclass", s.desc.Ident()).Scan(&reltuples); err != nil {
+		return nil, s.fail("plan ranges", err)
+	}
+	from := s.desc.Ident()
+	if reltuples > sampleRows {
+		from += fmt.Sprintf(" TABLESAMPLE SYSTEM (%g)", 100*sampleRows/reltuples)
+	}
+	fractions := make([]float64, parts-1)
+	for i := range fractions {
+		fractions[i] = float64(i+1) / float64(parts)
+	}
+	where, args := s.cursorFilter(p.Lo, p.Hi, 1)
+	q := fmt.Sprintf("SELECT percentile_disc($%d::float8[]) WITHIN GROUP (ORDER BY %s)::bigint[] FROM %s WHERE %s",
+		len(args)+1, ident(key), from, where)
+	var bounds []*int64
+	if err := s.tx.QueryRow(ctx, q, append(args, fractions)...).Scan(&bounds); err != nil {
+		return nil, s.fail("plan ranges", err)
+	}
+	var cuts []int64
+	for _, b := range bounds {
+		if b != nil {
+			cuts = append(cuts, *b)
+		}
+	}
+	slices.Sort(cuts)
+	cuts = slices.Compact(cuts)
+	return splitAt(key, cuts), nil
+}
+
+// splitAt returns the ranges (-inf, cuts[0]), [cuts[0], cuts[1]), ...,
+// [cuts[n-1], +inf) for sorted, distinct cuts.
+func splitAt(column string, cuts []int64) []*KeyRange {
+	if len(cuts) == 0 {
+		return []*KeyRange{nil}
+	}
+	out := make([]*KeyRange, 0, len(cuts)+1)
+	var from *int64
+	for i := range cuts {
+		to := &cuts[i]
+		out = append(out, &KeyRange{Column: column, From: from, To: to})
+		from = to
+	}
+	return append(out, &KeyRange{Column: column, From: from})
+}
+
+// cursorFilter is the WHERE condition selecting the cursor interval
+// [lo, hi) (lo nil: no lower bound), plus the NULL cursors when the
+// contract says include, with its arguments numbered from $n. Bounds are
+// passed as microseconds since the epoch and turned into the cursor's own
+// type in SQL, so the session's time zone plays no part: for timestamptz
+// they are instants; for timestamp (without time zone) they are UTC wall
+// clock times.
+func (s *session) cursorFilter(lo *Instant, hi Instant, n int) (string, []any) {
+	c, _ := s.desc.Column(s.t.Cursor)
+	epoch := "'epoch'::timestamptz"
+	if c.OID == oidTimestamp {
+		epoch = "'epoch'::timestamp"
+	}
+	col := ident(s.t.Cursor)
+	at := func(i int) string { return fmt.Sprintf("(%s + $%d::bigint * interval '1 microsecond')", epoch, i) }
+	var conds []string
+	var args []any
+	if lo != nil {
+		conds = append(conds, fmt.Sprintf("%s >= %s", col, at(n)))
+		args = append(args, int64(*lo))
+		n++
+	}
+	conds = append(conds, fmt.Sprintf("%s < %s", col, at(n)))
+	args = append(args, int64(hi))
+	where := strings.Join(conds, " AND ")
+	if s.t.NullCursor == contract.NullCursorInclude {
+		where = fmt.Sprintf("((%s) OR %s IS NULL)", where, col)
+	}
+	return where, args
+}
+
+func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
+
+// ColumnSchema is one column in _meta/tables/<table>/schema.json.
+type ColumnSchema struct {
+	Name     string `json:"name"`
+	Type     string `json:"type"`  // PostgreSQL's spelling (format_type)
+	Arrow    string `json:"arrow"` // the Arrow type of the bronze column
+	Nullable bool   `json:"nullable"`
+}
+
+// TableSchema is the content of _meta/tables/<table>/schema.json: the
+// columns bronze objects of the table have, written on every run.
+type TableSchema struct {
+	Table      string         `json:"table"`
+	Source     string         `json:"source"`
+	PrimaryKey []string       `json:"primary_key"`
+	Cursor     string         `json:"cursor"`
+	Columns    []ColumnSchema `json:"columns"`
+}
+
+func (in *Ingester) writeSchema(ctx context.Context, s *session) error {
+	ts := TableSchema{
+		Table: s.t.Name, Source: s.t.Source.Schema + "." + s.t.Source.Table,
+		PrimaryKey: s.t.PrimaryKey, Cursor: s.t.Cursor,
+	}
+	for i, c := range s.desc.Columns {
+		f := s.desc.Arrow.Field(i)
+		ts.Columns = append(ts.Columns, ColumnSchema{Name: c.Name, Type: c.Type, Arrow: f.Type.String(), Nullable: f.Nullable})
+	}
+	b, err := json.MarshalIndent(ts, "", "  ")
+	if err != nil {
+		return fmt.Errorf("ingest %s: encode schema: %w", s.t.Name, err)
+	}
+	if _, err := in.Store.Put(ctx, SchemaKey(s.t.Name), bytes.NewReader(b), &store.PutOptions{ContentType: "application/json"}); err != nil {
+		return fmt.Errorf("ingest %s: write schema: %w", s.t.Name, err)
+	}
+	return nil
+}
