@@ -1,0 +1,342 @@
+// Package gluecatalog is the catalog backend for AWS: the Glue Data
+// Catalog, through aws-sdk-go-v2/service/glue. Tables are EXTERNAL_TABLEs
+// over the lake's S3 prefixes (Parquet with ParquetHiveSerDe, JSON with the
+// OpenX JSON SerDe, the SerDe Athena documents for JSON); partitions are
+// registered directly with BatchCreatePartition when the crawl step writes
+// them, so Athena sees new data without a Glue crawler (docs/catalog.md says
+// why). Every write is idempotent: AlreadyExistsException is success.
+//
+// A table's primary key and cursor are kept in its Parameters as
+// lake.primary_key (comma-separated) and lake.cursor.
+package gluecatalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
+	"github.com/aws/aws-sdk-go-v2/service/glue/types"
+
+	"github.com/medallionlake/lake/internal/catalog"
+)
+
+var _ catalog.Catalog = (*Catalog)(nil)
+
+// Table parameters this package writes.
+const (
+	paramPrimaryKey = "lake.primary_key"
+	paramCursor     = "lake.cursor"
+)
+
+// Serialization of each format, as Athena expects it.
+var formats = map[catalog.Format]struct{ input, output, serde string }{
+	catalog.FormatParquet: {
+		"org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+		"org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+		"org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+	},
+	catalog.FormatJSON: {
+		"org.apache.hadoop.mapred.TextInputFormat",
+		"org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+		"org.openx.data.jsonserde.JsonSerDe",
+	},
+}
+
+// maxBatchPartitions is BatchCreatePartition's limit per call.
+const maxBatchPartitions = 100
+
+// Catalog is the Glue Data Catalog of one AWS account and region.
+type Catalog struct {
+	client *glue.Client
+	root   string // s3://bucket[/prefix], no trailing slash
+}
+
+// New returns the catalog behind client for the lake at root
+// (s3://BUCKET[/PREFIX]): lake-relative locations are stored as
+// root/location.
+func New(client *glue.Client, root string) (*Catalog, error) {
+	if !strings.HasPrefix(root, "s3://") || len(root) <= len("s3://") {
+		return nil, fmt.Errorf("gluecatalog: lake root %q is not an s3:// URL", root)
+	}
+	return &Catalog{client: client, root: strings.TrimSuffix(root, "/")}, nil
+}
+
+func (c *Catalog) s3Location(rel string) string { return c.root + "/" + rel }
+
+func (c *Catalog) relLocation(loc string) (string, error) {
+	rel, ok := strings.CutPrefix(loc, c.root+"/")
+	if !ok {
+		return "", fmt.Errorf("location %q is outside the lake %s", loc, c.root)
+	}
+	return rel, nil
+}
+
+// EnsureDatabase implements catalog.Catalog.
+func (c *Catalog) EnsureDatabase(ctx context.Context, name string) error {
+	if err := catalog.ValidName("database", name); err != nil {
+		return err
+	}
+	_, err := c.client.CreateDatabase(ctx, &glue.CreateDatabaseInput{
+		DatabaseInput: &types.DatabaseInput{Name: aws.String(name)},
+	})
+	if err != nil && !isA[*types.AlreadyExistsException](err) {
+		return fmt.Errorf("gluecatalog: create database %s: %w", name, err)
+	}
+	return nil
+}
+
+// GetTable implements catalog.Catalog.
+func (c *Catalog) GetTable(ctx context.Context, database, name string) (*catalog.Table, error) {
+	out, err := c.client.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String(database), Name: aws.String(name)})
+	if err != nil {
+		return nil, fmt.Errorf("gluecatalog: get table %s.%s: %w", database, name, mapErr(err))
+	}
+	t, err := c.fromGlue(database, out.Table)
+	if err != nil {
+		return nil, fmt.Errorf("gluecatalog: get table %s.%s: %w", database, name, err)
+	}
+	return t, nil
+}
+
+// ListTables implements catalog.Catalog.
+func (c *Catalog) ListTables(ctx context.Context, database string) ([]*catalog.Table, error) {
+	var out []*catalog.Table
+	p := glue.NewGetTablesPaginator(c.client, &glue.GetTablesInput{DatabaseName: aws.String(database)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if isA[*types.EntityNotFoundException](err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("gluecatalog: list tables of %s: %w", database, mapErr(err))
+		}
+		for i := range page.TableList {
+			t, err := c.fromGlue(database, &page.TableList[i])
+			if err != nil {
+				return nil, fmt.Errorf("gluecatalog: list tables of %s: %w", database, err)
+			}
+			out = append(out, t)
+		}
+	}
+	slices.SortFunc(out, func(a, b *catalog.Table) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// PutTable implements catalog.Catalog. Updates pass the version read to
+// UpdateTable's VersionId, which Glue checks atomically
+// (ConcurrentModificationException); the version is also compared before
+// the call, so a server that ignores VersionId still refuses a stale
+// writer that is not racing.
+func (c *Catalog) PutTable(ctx context.Context, t *catalog.Table) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	wrap := func(err error) error { return fmt.Errorf("gluecatalog: put table %s.%s: %w", t.Database, t.Name, err) }
+	in := c.toGlue(t)
+	if t.Version == "" {
+		_, err := c.client.CreateTable(ctx, &glue.CreateTableInput{DatabaseName: aws.String(t.Database), TableInput: in})
+		if err == nil {
+			cur, err := c.GetTable(ctx, t.Database, t.Name)
+			if err != nil {
+				return err
+			}
+			t.Version = cur.Version
+			return nil
+		}
+		if !isA[*types.AlreadyExistsException](err) {
+			return wrap(mapErr(err))
+		}
+		cur, err := c.GetTable(ctx, t.Database, t.Name)
+		if err != nil {
+			return err
+		}
+		if !catalog.SameDefinition(cur, t) {
+			return wrap(fmt.Errorf("table exists with another definition: %w", catalog.ErrConflict))
+		}
+		t.Version = cur.Version
+		return nil
+	}
+	cur, err := c.GetTable(ctx, t.Database, t.Name)
+	if err != nil {
+		return err
+	}
+	if cur.Version != t.Version {
+		return wrap(fmt.Errorf("table changed since version %s (now %s): %w", t.Version, cur.Version, catalog.ErrConflict))
+	}
+	if _, err := c.client.UpdateTable(ctx, &glue.UpdateTableInput{
+		DatabaseName: aws.String(t.Database),
+		TableInput:   in,
+		VersionId:    aws.String(t.Version),
+	}); err != nil {
+		return wrap(mapErr(err))
+	}
+	next, err := c.GetTable(ctx, t.Database, t.Name)
+	if err != nil {
+		return err
+	}
+	t.Version = next.Version
+	return nil
+}
+
+// AddPartitions implements catalog.Catalog.
+func (c *Catalog) AddPartitions(ctx context.Context, database, table string, parts []catalog.Partition) error {
+	t, err := c.GetTable(ctx, database, table)
+	if err != nil {
+		return fmt.Errorf("gluecatalog: add partitions: %w", err)
+	}
+	sd := c.toGlue(t).StorageDescriptor
+	for chunk := range slices.Chunk(parts, maxBatchPartitions) {
+		in := make([]types.PartitionInput, len(chunk))
+		for i := range chunk {
+			p := &chunk[i]
+			if err := p.Validate(t); err != nil {
+				return err
+			}
+			psd := *sd
+			psd.Location = aws.String(c.s3Location(p.Location))
+			in[i] = types.PartitionInput{Values: p.Values, StorageDescriptor: &psd}
+		}
+		out, err := c.client.BatchCreatePartition(ctx, &glue.BatchCreatePartitionInput{
+			DatabaseName:       aws.String(database),
+			TableName:          aws.String(table),
+			PartitionInputList: in,
+		})
+		if err != nil {
+			return fmt.Errorf("gluecatalog: add partitions to %s.%s: %w", database, table, mapErr(err))
+		}
+		var errs []error
+		for _, pe := range out.Errors {
+			code, msg := "", ""
+			if pe.ErrorDetail != nil {
+				code, msg = aws.ToString(pe.ErrorDetail.ErrorCode), aws.ToString(pe.ErrorDetail.ErrorMessage)
+			}
+			if code == "AlreadyExistsException" {
+				continue
+			}
+			errs = append(errs, fmt.Errorf("partition %v: %s: %s", pe.PartitionValues, code, msg))
+		}
+		if len(errs) > 0 {
+			return fmt.Errorf("gluecatalog: add partitions to %s.%s: %w", database, table, errors.Join(errs...))
+		}
+	}
+	return nil
+}
+
+// ListPartitions implements catalog.Catalog.
+func (c *Catalog) ListPartitions(ctx context.Context, database, table string) ([]catalog.Partition, error) {
+	var out []catalog.Partition
+	p := glue.NewGetPartitionsPaginator(c.client, &glue.GetPartitionsInput{DatabaseName: aws.String(database), TableName: aws.String(table)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("gluecatalog: list partitions of %s.%s: %w", database, table, mapErr(err))
+		}
+		for _, gp := range page.Partitions {
+			loc := ""
+			if gp.StorageDescriptor != nil {
+				loc = aws.ToString(gp.StorageDescriptor.Location)
+			}
+			rel, err := c.relLocation(loc)
+			if err != nil {
+				return nil, fmt.Errorf("gluecatalog: partition %v of %s.%s: %w", gp.Values, database, table, err)
+			}
+			out = append(out, catalog.Partition{Values: gp.Values, Location: rel})
+		}
+	}
+	slices.SortFunc(out, func(a, b catalog.Partition) int { return slices.Compare(a.Values, b.Values) })
+	return out, nil
+}
+
+func (c *Catalog) toGlue(t *catalog.Table) *types.TableInput {
+	f := formats[t.Format]
+	params := map[string]string{"classification": string(t.Format), "EXTERNAL": "TRUE"}
+	if len(t.PrimaryKey) > 0 {
+		params[paramPrimaryKey] = strings.Join(t.PrimaryKey, ",")
+	}
+	if t.Cursor != "" {
+		params[paramCursor] = t.Cursor
+	}
+	var desc *string
+	if t.Description != "" {
+		desc = aws.String(t.Description)
+	}
+	return &types.TableInput{
+		Name:          aws.String(t.Name),
+		Description:   desc,
+		TableType:     aws.String("EXTERNAL_TABLE"),
+		Parameters:    params,
+		PartitionKeys: toGlueColumns(t.PartitionKeys),
+		StorageDescriptor: &types.StorageDescriptor{
+			Columns:      toGlueColumns(t.Columns),
+			Location:     aws.String(c.s3Location(t.Location)),
+			InputFormat:  aws.String(f.input),
+			OutputFormat: aws.String(f.output),
+			SerdeInfo:    &types.SerDeInfo{SerializationLibrary: aws.String(f.serde)},
+		},
+	}
+}
+
+func (c *Catalog) fromGlue(database string, gt *types.Table) (*catalog.Table, error) {
+	t := &catalog.Table{
+		Database:      database,
+		Name:          aws.ToString(gt.Name),
+		Description:   aws.ToString(gt.Description),
+		PartitionKeys: fromGlueColumns(gt.PartitionKeys),
+		Format:        catalog.Format(gt.Parameters["classification"]),
+		Cursor:        gt.Parameters[paramCursor],
+		Version:       aws.ToString(gt.VersionId),
+	}
+	if pk := gt.Parameters[paramPrimaryKey]; pk != "" {
+		t.PrimaryKey = strings.Split(pk, ",")
+	}
+	if sd := gt.StorageDescriptor; sd != nil {
+		t.Columns = fromGlueColumns(sd.Columns)
+		rel, err := c.relLocation(aws.ToString(sd.Location))
+		if err != nil {
+			return nil, err
+		}
+		t.Location = rel
+	}
+	return t, nil
+}
+
+func toGlueColumns(cols []catalog.Column) []types.Column {
+	out := make([]types.Column, len(cols))
+	for i, c := range cols {
+		out[i] = types.Column{Name: aws.String(c.Name), Type: aws.String(c.Type)}
+	}
+	return out
+}
+
+func fromGlueColumns(cols []types.Column) []catalog.Column {
+	if len(cols) == 0 {
+		return nil
+	}
+	out := make([]catalog.Column, len(cols))
+	for i, c := range cols {
+		out[i] = catalog.Column{Name: aws.ToString(c.Name), Type: aws.ToString(c.Type)}
+	}
+	return out
+}
+
+// mapErr wraps Glue's errors that the catalog contract names.
+func mapErr(err error) error {
+	switch {
+	case isA[*types.EntityNotFoundException](err):
+		return fmt.Errorf("%w: %w", catalog.ErrNotFound, err)
+	case isA[*types.ConcurrentModificationException](err), isA[*types.AlreadyExistsException](err):
+		return fmt.Errorf("%w: %w", catalog.ErrConflict, err)
+	case isA[*types.InvalidInputException](err):
+		return fmt.Errorf("%w: %w", catalog.ErrInvalid, err)
+	}
+	return err
+}
+
+func isA[T error](err error) bool {
+	var target T
+	return errors.As(err, &target)
+}
