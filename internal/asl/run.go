@@ -1,0 +1,457 @@
+package asl
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// RunOptions configure one execution.
+type RunOptions struct {
+	// Name is the execution's name (1-80 characters: letters, digits, - and
+	// _). Default: a UUID.
+	Name string
+	// Recorder receives the execution's history. Optional.
+	Recorder Recorder
+}
+
+var executionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+
+// Run executes the state machine on input (a JSON value; empty means {})
+// and returns the execution once it has ended. A failed execution is not
+// an error: see Execution.Status, Error and Cause. The error is for input
+// that is not JSON, a bad name, and failures to record the history.
+func (m *Machine) Run(ctx context.Context, input json.RawMessage, opts RunOptions) (*Execution, error) {
+	if len(input) == 0 {
+		input = json.RawMessage("{}")
+	}
+	in, err := decodeJSON(input)
+	if err != nil {
+		return nil, fmt.Errorf("asl: execution input is not JSON: %w", err)
+	}
+	name := opts.Name
+	if name == "" {
+		name = m.uuid()
+	}
+	if !executionName.MatchString(name) {
+		return nil, fmt.Errorf("asl: execution name %q: 1-80 letters, digits, - or _", name)
+	}
+	canon, _ := marshalJSON(in)
+	x := &execution{
+		m:      m,
+		rec:    opts.Recorder,
+		recCtx: context.WithoutCancel(ctx),
+		input:  in,
+		info: Execution{
+			ExecutionARN:    fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", localRegion, localAccount, m.name, name),
+			StateMachineARN: m.arn,
+			Name:            name,
+			Status:          StatusRunning,
+			StartDate:       m.clock.Now().UTC(),
+			Input:           canon,
+		},
+	}
+	var prev int64
+	x.emit(&prev, "ExecutionStarted", &EventDetails{Input: string(canon), RoleArn: x.roleARN()})
+	if len(canon) > MaxPayloadBytes {
+		x.finish(&prev, nil, &failure{name: ErrDataLimitExceeded, cause: "The execution input exceeds the maximum number of bytes service limit."}, false)
+		return x.result()
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var timedOut sync.Once
+	var isTimedOut bool
+	if m.def.timeout > 0 {
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			select {
+			case <-m.clock.After(m.def.timeout):
+				timedOut.Do(func() { isTimedOut = true })
+				cancel()
+			case <-stop:
+			}
+		}()
+	}
+	out, f := x.runMachine(runCtx, m.def, in, &prev)
+	timedOut.Do(func() {}) // no timeout from here on
+	switch {
+	case isTimedOut:
+		f = &failure{name: ErrTimeout, cause: fmt.Sprintf("The execution ran longer than its TimeoutSeconds (%s).", m.def.timeout)}
+	case f != nil && f.aborted:
+		f = &failure{name: "States.Aborted", cause: fmt.Sprintf("The execution was stopped: %v", context.Cause(ctx))}
+	}
+	x.finish(&prev, out, f, isTimedOut)
+	return x.result()
+}
+
+// execution is the state of one run.
+type execution struct {
+	m      *Machine
+	rec    Recorder
+	recCtx context.Context
+	input  any
+
+	mu     sync.Mutex // guards what follows, and the order of Record calls
+	info   Execution
+	nextID int64
+	recErr error
+}
+
+func (x *execution) roleARN() string {
+	return fmt.Sprintf("arn:aws:iam::%s:role/%s-local", localAccount, x.m.name)
+}
+
+// emit appends an event after *prev and makes it the new *prev.
+func (x *execution) emit(prev *int64, typ string, d *EventDetails) int64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.nextID++
+	ev := Event{ID: x.nextID, PreviousEventID: *prev, Timestamp: x.m.clock.Now().UTC(), Type: typ, Details: d}
+	*prev = ev.ID
+	if x.rec != nil && x.recErr == nil {
+		info := x.info
+		if err := x.rec.Record(x.recCtx, &info, ev); err != nil {
+			x.recErr = fmt.Errorf("asl: recording execution %s: %w", x.info.Name, err)
+		}
+	}
+	return ev.ID
+}
+
+// lastID is the id of the newest event.
+func (x *execution) lastID() int64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.nextID
+}
+
+// finish records the execution's end.
+func (x *execution) finish(prev *int64, out any, f *failure, timedOut bool) {
+	now := x.m.clock.Now().UTC()
+	x.mu.Lock()
+	x.info.StopDate = &now
+	switch {
+	case f == nil:
+		b, err := marshalJSON(out)
+		if err == nil && len(b) > MaxPayloadBytes {
+			f = &failure{name: ErrDataLimitExceeded, cause: "The execution output exceeds the maximum number of bytes service limit."}
+		} else {
+			x.info.Status, x.info.Output = StatusSucceeded, b
+		}
+	}
+	if f != nil {
+		x.info.Status, x.info.Error, x.info.Cause = StatusFailed, f.name, f.cause
+		if timedOut {
+			x.info.Status = StatusTimedOut
+		}
+	}
+	info := x.info
+	x.mu.Unlock()
+	switch info.Status {
+	case StatusSucceeded:
+		x.emit(prev, "ExecutionSucceeded", &EventDetails{Output: string(info.Output)})
+	case StatusTimedOut:
+		x.emit(prev, "ExecutionTimedOut", &EventDetails{Error: info.Error, Cause: info.Cause})
+	default:
+		x.emit(prev, "ExecutionFailed", &EventDetails{Error: info.Error, Cause: info.Cause})
+	}
+}
+
+func (x *execution) result() (*Execution, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	info := x.info
+	return &info, x.recErr
+}
+
+// runMachine runs the states of sm from StartAt until one ends the
+// machine, and returns its output or its failure.
+func (x *execution) runMachine(ctx context.Context, sm *stateMachine, input any, prev *int64) (any, *failure) {
+	name := sm.startAt
+	for {
+		if ctx.Err() != nil {
+			return nil, &failure{aborted: true}
+		}
+		st := sm.states[name]
+		out, next, f := x.runState(ctx, st, input, prev)
+		if f != nil {
+			return nil, f
+		}
+		if next == "" {
+			return out, nil
+		}
+		name, input = next, out
+	}
+}
+
+// stateCtx is what the context object's State part says.
+type stateCtx struct {
+	name       string
+	entered    time.Time
+	enteredID  int64
+	retryCount int
+	mapIndex   int
+	mapValue   any
+	inMap      bool
+}
+
+// contextObject builds $$ for a state.
+func (x *execution) contextObject(sc *stateCtx) any {
+	c := map[string]any{
+		"Execution": map[string]any{
+			"Id":           x.info.ExecutionARN,
+			"Input":        x.input,
+			"Name":         x.info.Name,
+			"RoleArn":      x.roleARN(),
+			"StartTime":    formatTime(x.info.StartDate),
+			"RedriveCount": json.Number("0"),
+		},
+		"State": map[string]any{
+			"EnteredTime": formatTime(sc.entered),
+			"Name":        sc.name,
+			"RetryCount":  json.Number(strconv.Itoa(sc.retryCount)),
+		},
+		"StateMachine": map[string]any{
+			"Id":   x.m.arn,
+			"Name": x.m.name,
+		},
+	}
+	if sc.inMap {
+		c["Map"] = map[string]any{"Item": map[string]any{
+			"Index": json.Number(strconv.Itoa(sc.mapIndex)),
+			"Value": sc.mapValue,
+		}}
+	}
+	return c
+}
+
+func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+func (x *execution) env(data any, sc *stateCtx) *evalEnv {
+	return &evalEnv{data: data, ctxFn: func() any { return x.contextObject(sc) }}
+}
+
+// runState runs one state and returns its output and the next state's
+// name ("" when it ends the machine).
+func (x *execution) runState(ctx context.Context, st *state, raw any, prev *int64) (any, string, *failure) {
+	sc := &stateCtx{name: st.name, entered: x.m.clock.Now().UTC()}
+	sc.enteredID = x.emit(prev, st.typ+"StateEntered", &EventDetails{Name: st.name, Input: mustJSON(raw)})
+	var out any
+	next := st.next
+	var f *failure
+	switch st.typ {
+	case "Pass":
+		out, f = x.pass(st, raw, sc)
+	case "Choice":
+		out, next, f = x.choice(st, raw, sc)
+	case "Wait":
+		out, f = x.wait(ctx, st, raw, sc)
+	case "Succeed":
+		out, f = x.succeed(st, raw, sc)
+	case "Fail":
+		return nil, "", x.fail(st, raw, sc)
+	default: // Task, Map, Parallel
+		out, next, f = x.withRetry(ctx, st, raw, sc, prev)
+	}
+	if f != nil {
+		return nil, "", f
+	}
+	b, err := marshalJSON(out)
+	if err == nil && len(b) > MaxPayloadBytes {
+		return nil, "", x.stateFailure(sc, &failure{name: ErrDataLimitExceeded, cause: fmt.Sprintf("The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", st.name)})
+	}
+	x.emit(prev, st.typ+"StateExited", &EventDetails{Name: st.name, Output: string(b)})
+	return out, next, nil
+}
+
+// outputOf applies InputPath (already applied: eff) and OutputPath for the
+// states whose output is their effective input.
+func (x *execution) selectInput(st *state, raw any, sc *stateCtx) (any, *failure) {
+	v, err := selectPath(st.io.inputPath, st.io.inputNull, x.env(raw, sc))
+	return v, x.asFailure(sc, err)
+}
+
+// effectiveInput applies InputPath then Parameters.
+func (x *execution) effectiveInput(st *state, raw any, sc *stateCtx) (any, *failure) {
+	v, f := x.selectInput(st, raw, sc)
+	if f != nil || st.io.parameters == nil {
+		return v, f
+	}
+	p, err := x.m.apply(st.io.parameters, x.env(v, sc))
+	if err != nil {
+		return nil, x.asFailure(sc, err)
+	}
+	if b, _ := marshalJSON(p); len(b) > MaxPayloadBytes {
+		return nil, x.stateFailure(sc, &failure{name: ErrDataLimitExceeded, cause: fmt.Sprintf("The state/task '%s' has an input with a size exceeding the maximum number of bytes service limit.", st.name)})
+	}
+	return p, nil
+}
+
+// output applies ResultSelector, ResultPath (on the raw input) and
+// OutputPath to a state's result.
+func (x *execution) output(st *state, raw, result any, sc *stateCtx) (any, *failure) {
+	if st.io.resultSelector != nil {
+		r, err := x.m.apply(st.io.resultSelector, x.env(result, sc))
+		if err != nil {
+			return nil, x.asFailure(sc, err)
+		}
+		result = r
+	}
+	v, err := placeResult(&st.io, raw, result)
+	if err != nil {
+		return nil, x.asFailure(sc, err)
+	}
+	v, err = selectPath(st.io.outputPath, st.io.outputNull, x.env(v, sc))
+	return v, x.asFailure(sc, err)
+}
+
+func (x *execution) pass(st *state, raw any, sc *stateCtx) (any, *failure) {
+	eff, f := x.effectiveInput(st, raw, sc)
+	if f != nil {
+		return nil, f
+	}
+	if st.hasResult {
+		eff = st.result
+	}
+	return x.output(st, raw, eff, sc)
+}
+
+func (x *execution) succeed(st *state, raw any, sc *stateCtx) (any, *failure) {
+	eff, f := x.selectInput(st, raw, sc)
+	if f != nil {
+		return nil, f
+	}
+	v, err := selectPath(st.io.outputPath, st.io.outputNull, x.env(eff, sc))
+	return v, x.asFailure(sc, err)
+}
+
+func (x *execution) choice(st *state, raw any, sc *stateCtx) (any, string, *failure) {
+	eff, f := x.selectInput(st, raw, sc)
+	if f != nil {
+		return nil, "", f
+	}
+	env := x.env(eff, sc)
+	next := st.dflt
+	for _, r := range st.choices {
+		ok, err := x.m.match(r, env)
+		if err != nil {
+			return nil, "", x.asFailure(sc, err)
+		}
+		if ok {
+			next = r.next
+			break
+		}
+	}
+	if next == "" {
+		return nil, "", &failure{name: ErrNoChoiceMatched, cause: fmt.Sprintf("No Matches! in state '%s'", st.name)}
+	}
+	out, err := selectPath(st.io.outputPath, st.io.outputNull, env)
+	return out, next, x.asFailure(sc, err)
+}
+
+func (x *execution) wait(ctx context.Context, st *state, raw any, sc *stateCtx) (any, *failure) {
+	eff, f := x.selectInput(st, raw, sc)
+	if f != nil {
+		return nil, f
+	}
+	env := x.env(eff, sc)
+	var d time.Duration
+	switch {
+	case st.seconds != nil:
+		d = time.Duration(*st.seconds) * time.Second
+	case st.timestamp != nil:
+		d = st.timestamp.Sub(x.m.clock.Now())
+	case st.secondsPath != nil:
+		v, ok := env.eval(st.secondsPath)
+		n, isNum := v.(json.Number)
+		secs, err := n.Int64()
+		if !ok || !isNum || err != nil || secs < 0 {
+			return nil, x.runtime(sc, fmt.Sprintf("Invalid path '%s': the SecondsPath value must be a non-negative integer, got %s", st.secondsPath.text, mustJSON(v)))
+		}
+		d = time.Duration(secs) * time.Second
+	case st.timestampPath != nil:
+		v, ok := env.eval(st.timestampPath)
+		s, isStr := v.(string)
+		t, err := parseTimestamp(s)
+		if !ok || !isStr || err != nil {
+			return nil, x.runtime(sc, fmt.Sprintf("Invalid path '%s': the TimestampPath value must be an RFC 3339 timestamp, got %s", st.timestampPath.text, mustJSON(v)))
+		}
+		d = t.Sub(x.m.clock.Now())
+	}
+	if d > 0 {
+		if err := x.m.clock.Sleep(ctx, d); err != nil {
+			return nil, &failure{aborted: true}
+		}
+	}
+	out, err := selectPath(st.io.outputPath, st.io.outputNull, env)
+	return out, x.asFailure(sc, err)
+}
+
+func (x *execution) fail(st *state, raw any, sc *stateCtx) *failure {
+	f := &failure{name: st.errName, cause: st.cause}
+	env := x.env(raw, sc)
+	for _, d := range []struct {
+		dyn *dynString
+		dst *string
+		fld string
+	}{{st.errorDyn, &f.name, "ErrorPath"}, {st.causeDyn, &f.cause, "CausePath"}} {
+		if d.dyn == nil {
+			continue
+		}
+		var v any
+		var err error
+		if d.dyn.path != nil {
+			var ok bool
+			if v, ok = env.eval(d.dyn.path); !ok {
+				err = &pathError{msg: fmt.Sprintf("Invalid path '%s' : No results for path: %s", d.dyn.path.text, d.dyn.path.canonical())}
+			}
+		} else {
+			v, err = x.m.evalCall(d.dyn.call, env)
+		}
+		if err != nil {
+			return x.asFailure(sc, err)
+		}
+		s, ok := v.(string)
+		if !ok {
+			return x.runtime(sc, fmt.Sprintf("The %s value must be a string, got %s", d.fld, mustJSON(v)))
+		}
+		*d.dst = s
+	}
+	return f
+}
+
+// asFailure turns a data-flow error into the state failure Step Functions
+// reports for it.
+func (x *execution) asFailure(sc *stateCtx, err error) *failure {
+	var pe *pathError
+	var ie *intrinsicError
+	var re *resultPathError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ie):
+		return x.stateFailure(sc, &failure{name: ErrIntrinsicFailure, cause: ie.msg})
+	case errors.As(err, &re):
+		return x.stateFailure(sc, &failure{name: ErrResultPathMatchFailure, cause: re.msg})
+	case errors.As(err, &pe):
+		return x.runtime(sc, pe.msg)
+	}
+	return x.runtime(sc, err.Error())
+}
+
+func (x *execution) runtime(sc *stateCtx, msg string) *failure {
+	return x.stateFailure(sc, &failure{name: ErrRuntime, cause: msg})
+}
+
+// stateFailure prefixes a cause the way Step Functions does for errors it
+// raises itself while running a state.
+func (x *execution) stateFailure(sc *stateCtx, f *failure) *failure {
+	f.cause = fmt.Sprintf("An error occurred while executing the state '%s' (entered at the event id #%d). %s", sc.name, sc.enteredID, f.cause)
+	return f
+}

@@ -1,0 +1,205 @@
+package asl
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda/messages"
+)
+
+type heartbeatKey struct{}
+
+// heartbeat is what a running task's Heartbeat calls update.
+type heartbeat struct {
+	clock Clock
+	mu    sync.Mutex
+	last  time.Time
+}
+
+// Heartbeat tells the interpreter that the task running with ctx is still
+// making progress, resetting its HeartbeatSeconds timer (as
+// SendTaskHeartbeat does in AWS). It does nothing outside a task or when
+// the state sets no HeartbeatSeconds.
+func Heartbeat(ctx context.Context) {
+	if hb, ok := ctx.Value(heartbeatKey{}).(*heartbeat); ok {
+		hb.mu.Lock()
+		hb.last = hb.clock.Now()
+		hb.mu.Unlock()
+	}
+}
+
+// taskEvents names the history events of a Task state: Lambda* for a
+// function ARN, Task* for the lambda:invoke integration.
+type taskEvents struct {
+	scheduled, started, succeeded, failed, timedOut string
+}
+
+var (
+	lambdaEvents = taskEvents{"LambdaFunctionScheduled", "LambdaFunctionStarted", "LambdaFunctionSucceeded", "LambdaFunctionFailed", "LambdaFunctionTimedOut"}
+	invokeEvents = taskEvents{"TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskFailed", "TaskTimedOut"}
+)
+
+// task runs one attempt of a Task state.
+func (x *execution) task(ctx context.Context, st *state, raw any, sc *stateCtx, prev *int64) (any, *failure) {
+	eff, f := x.effectiveInput(st, raw, sc)
+	if f != nil {
+		return nil, f
+	}
+	payload := eff
+	evs := lambdaEvents
+	scheduled := &EventDetails{Resource: st.resource, Input: mustJSON(eff), TimeoutInSeconds: st.timeout, HeartbeatInSeconds: st.heartbeat}
+	detail := func(d EventDetails) *EventDetails { d.Resource = st.resource; return &d }
+	if st.invoke {
+		evs = invokeEvents
+		payload = map[string]any{}
+		if p, ok := eff.(map[string]any)["Payload"]; ok {
+			payload = p
+		}
+		scheduled = &EventDetails{ResourceType: "lambda", Resource: "invoke", Region: localRegion, Parameters: mustJSON(eff), TimeoutInSeconds: st.timeout, HeartbeatInSeconds: st.heartbeat}
+		detail = func(d EventDetails) *EventDetails { d.ResourceType, d.Resource = "lambda", "invoke"; return &d }
+	}
+	x.emit(prev, evs.scheduled, scheduled)
+	x.emit(prev, evs.started, detail(EventDetails{}))
+
+	in, _ := marshalJSON(payload)
+	res, f := x.invoke(ctx, st, in)
+	if f != nil {
+		if f.aborted {
+			return nil, f
+		}
+		typ := evs.failed
+		if f.name == ErrTimeout || f.name == ErrHeartbeatTimeout {
+			typ = evs.timedOut
+		}
+		x.emit(prev, typ, detail(EventDetails{Error: f.name, Cause: f.cause}))
+		return nil, f
+	}
+	result, err := decodeJSON(res)
+	if err != nil {
+		f := &failure{name: ErrRuntime, cause: fmt.Sprintf("The task returned invalid JSON: %v", err), fromTask: true}
+		x.emit(prev, evs.failed, detail(EventDetails{Error: f.name, Cause: f.cause}))
+		return nil, x.stateFailure(sc, f)
+	}
+	if st.invoke {
+		result = x.invokeEnvelope(result)
+	}
+	out := mustJSON(result)
+	if len(out) > MaxPayloadBytes {
+		f := &failure{name: ErrDataLimitExceeded, cause: fmt.Sprintf("The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", st.name)}
+		x.emit(prev, evs.failed, detail(EventDetails{Error: f.name, Cause: f.cause}))
+		return nil, x.stateFailure(sc, f)
+	}
+	x.emit(prev, evs.succeeded, detail(EventDetails{Output: out}))
+	return x.output(st, raw, result, sc)
+}
+
+// invokeEnvelope wraps a function's result as lambda:invoke returns it.
+func (x *execution) invokeEnvelope(payload any) any {
+	reqID := x.m.uuid()
+	return map[string]any{
+		"ExecutedVersion": "$LATEST",
+		"Payload":         payload,
+		"SdkHttpMetadata": map[string]any{
+			"AllHttpHeaders": map[string]any{
+				"Content-Type":           []any{"application/json"},
+				"X-Amz-Executed-Version": []any{"$LATEST"},
+				"x-amzn-RequestId":       []any{reqID},
+			},
+			"HttpHeaders": map[string]any{
+				"Content-Type":           "application/json",
+				"X-Amz-Executed-Version": "$LATEST",
+				"x-amzn-RequestId":       reqID,
+			},
+			"HttpStatusCode": json.Number("200"),
+		},
+		"SdkResponseMetadata": map[string]any{"RequestId": reqID},
+		"StatusCode":          json.Number("200"),
+	}
+}
+
+// invoke calls the handler under the state's TimeoutSeconds and
+// HeartbeatSeconds. A handler that panics fails like a Lambda function
+// that panics.
+func (x *execution) invoke(ctx context.Context, st *state, in []byte) (json.RawMessage, *failure) {
+	clock := x.m.clock
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	hb := &heartbeat{clock: clock, last: clock.Now()}
+	hctx = context.WithValue(hctx, heartbeatKey{}, hb)
+
+	type reply struct {
+		out json.RawMessage
+		err error
+	}
+	done := make(chan reply, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- reply{err: panicError(p)}
+			}
+		}()
+		out, err := st.handler(hctx, in)
+		done <- reply{out, err}
+	}()
+
+	var deadline time.Time
+	var timeoutC, beatC <-chan time.Time
+	if st.timeout > 0 {
+		deadline = clock.Now().Add(time.Duration(st.timeout) * time.Second)
+		timeoutC = clock.After(time.Duration(st.timeout) * time.Second)
+	}
+	hbEvery := time.Duration(st.heartbeat) * time.Second
+	if st.heartbeat > 0 {
+		beatC = clock.After(hbEvery)
+	}
+	timedOut := func() *failure {
+		return &failure{name: ErrTimeout, cause: fmt.Sprintf("The task did not finish within its TimeoutSeconds (%d).", st.timeout), fromTask: true}
+	}
+	for {
+		select {
+		case r := <-done:
+			if !deadline.IsZero() && !clock.Now().Before(deadline) {
+				return nil, timedOut()
+			}
+			if r.err != nil {
+				if ctx.Err() != nil {
+					return nil, &failure{aborted: true}
+				}
+				return nil, &failure{name: ErrorName(r.err), cause: lambdaCause(r.err), fromTask: true}
+			}
+			if len(r.out) == 0 {
+				r.out = json.RawMessage("null")
+			}
+			return r.out, nil
+		case <-timeoutC:
+			return nil, timedOut()
+		case <-beatC:
+			hb.mu.Lock()
+			idle := clock.Now().Sub(hb.last)
+			hb.mu.Unlock()
+			if idle >= hbEvery {
+				return nil, &failure{name: ErrHeartbeatTimeout, cause: fmt.Sprintf("The task sent no heartbeat for %d seconds (HeartbeatSeconds).", st.heartbeat), fromTask: true}
+			}
+			beatC = clock.After(hbEvery - idle)
+		case <-ctx.Done():
+			return nil, &failure{aborted: true}
+		}
+	}
+}
+
+// panicError is a recovered panic as aws-lambda-go reports one: the
+// panic value's type name and its text.
+func panicError(p any) error {
+	name := "nil"
+	if t := reflect.TypeOf(p); t != nil {
+		name = t.Name()
+		if t.Kind() == reflect.Pointer {
+			name = t.Elem().Name()
+		}
+	}
+	return messages.InvokeResponse_Error{Message: fmt.Sprint(p), Type: name}
+}
