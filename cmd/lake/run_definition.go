@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/medallionlake/lake/internal/asl"
+)
+
+func init() {
+	register(command{
+		name:    "run",
+		summary: "run a state machine definition locally (--definition FILE.asl.json --input FILE.json)",
+		run:     runCommand,
+	})
+}
+
+// taskHandlers are the in-process Lambda functions that Task states of a
+// definition run by `lake run --definition` may call, by function name.
+var taskHandlers = map[string]asl.Handler{}
+
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, _ := newFlagSet("run", "--definition FILE.asl.json [--input FILE.json]", stderr)
+	def := fs.String("definition", "", "ASL definition to run with the local interpreter")
+	input := fs.String("input", "", "execution input JSON file (default {})")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *def == "" {
+		return errors.New("--definition is required")
+	}
+	return runDefinition(ctx, *def, *input, stdout, stderr)
+}
+
+// runDefinition loads the ASL definition at defPath, runs it on the JSON
+// in inputPath ({} when empty) and prints the execution's output alone on
+// stdout; each history event is logged to stderr. A definition that does
+// not load, and an execution that does not succeed, are errors (the
+// latter naming its Error and Cause).
+func runDefinition(ctx context.Context, defPath, inputPath string, stdout, stderr io.Writer) error {
+	def, err := os.ReadFile(defPath)
+	if err != nil {
+		return fmt.Errorf("reading definition: %w", err)
+	}
+	input := []byte("{}")
+	if inputPath != "" {
+		if input, err = os.ReadFile(inputPath); err != nil {
+			return fmt.Errorf("reading input: %w", err)
+		}
+	}
+	m, err := asl.Load(def, asl.Options{Handlers: taskHandlers})
+	if err != nil {
+		return fmt.Errorf("%s: %w", defPath, err)
+	}
+	exec, err := m.Run(ctx, input, asl.RunOptions{Recorder: &logRecorder{w: stderr}})
+	if err != nil {
+		return err
+	}
+	if exec.Status != asl.StatusSucceeded {
+		return fmt.Errorf("execution %s %s\nError: %s\nCause: %s", exec.Name, exec.Status, exec.Error, exec.Cause)
+	}
+	_, err = fmt.Fprintf(stdout, "%s\n", exec.Output)
+	return err
+}
+
+// logRecorder logs each history event as one line.
+type logRecorder struct{ w io.Writer }
+
+func (r *logRecorder) Record(_ context.Context, _ *asl.Execution, ev asl.Event) error {
+	line := fmt.Sprintf("%s #%d %s", ev.Timestamp.Format("15:04:05.000"), ev.ID, ev.Type)
+	if d := ev.Details; d != nil {
+		if d.Name != "" {
+			line += " " + d.Name
+		}
+		if d.Index != nil {
+			line += fmt.Sprintf(" [%d]", *d.Index)
+		}
+		if d.Error != "" {
+			b, _ := json.Marshal(d.Cause)
+			line += fmt.Sprintf(" error=%s cause=%s", d.Error, b)
+		}
+	}
+	_, err := fmt.Fprintln(r.w, line)
+	return err
+}
