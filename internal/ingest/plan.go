@@ -130,15 +130,17 @@ func (s *session) ranges(ctx context.Context, p *Plan, parts int) ([]*KeyRange, 
 		fractions[i] = float64(i+1) / float64(parts)
 	}
 	where, args := s.cursorFilter(p.Lo, p.Hi, 1)
-	q := fmt.Sprintf("SELECT percentile_disc($%d::float8[]) WITHIN GROUP (ORDER BY %s)::bigint[] FROM %s WHERE %s",
+	q := fmt.Sprintf("SELECT min(%[2]s)::bigint, percentile_disc($%[1]d::float8[]) WITHIN GROUP (ORDER BY %[2]s)::bigint[] FROM %[3]s WHERE %[4]s",
 		len(args)+1, ident(key), from, where)
+	var least *int64
 	var bounds []*int64
-	if err := s.tx.QueryRow(ctx, q, append(args, fractions)...).Scan(&bounds); err != nil {
+	if err := s.tx.QueryRow(ctx, q, append(args, fractions)...).Scan(&least, &bounds); err != nil {
 		return nil, s.fail("plan ranges", err)
 	}
 	var cuts []int64
 	for _, b := range bounds {
-		if b != nil {
+		// A cut at the least key would only make the first range empty.
+		if b != nil && *b > *least {
 			cuts = append(cuts, *b)
 		}
 	}
