@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/medallionlake/lake/internal/dq"
+	"github.com/medallionlake/lake/internal/dqdl"
+)
+
+func init() {
+	register(command{
+		name:    "validate",
+		summary: "evaluate a DQDL ruleset on a Parquet file; print Glue-shaped results",
+		run:     runValidate,
+	})
+}
+
+func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, _ := newFlagSet("validate", "--rules FILE.dqdl [--format table|json] FILE.parquet", stderr)
+	rules := fs.String("rules", "", "DQDL ruleset file (required)")
+	format := fs.String("format", "table", "output: table or json")
+	if err := fs.Parse(reorderFlags(args)); err != nil {
+		return err
+	}
+	if *rules == "" || fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("need --rules FILE.dqdl and one FILE.parquet")
+	}
+	if *format != "table" && *format != "json" {
+		return fmt.Errorf("--format must be table or json, not %q", *format)
+	}
+	rs, err := dqdl.ParseFile(*rules)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	res, err := dq.Validate(ctx, f, rs, dq.Options{})
+	if err != nil {
+		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+	}
+	if *format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return printResultTable(stdout, res)
+}
+
+// reorderFlags lets flags follow the file argument (lake validate FILE
+// --rules R), which the flag package alone does not allow.
+func reorderFlags(args []string) []string {
+	var flags, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			rest = append(rest, args[i+1:]...)
+			i = len(args)
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+			flags = append(flags, a)
+			if !strings.Contains(a, "=") && i+1 < len(args) && !isBoolFlag(a) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return append(flags, rest...)
+}
+
+func isBoolFlag(a string) bool {
+	n := strings.TrimLeft(a, "-")
+	return n == "h" || n == "help"
+}
+
+func printResultTable(w io.Writer, res *dq.Result) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "OUTCOME\tLEVEL\tROWS FAILED\tRULE\tFAILURE REASON")
+	for _, r := range res.RuleResults {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", r.Outcome, r.Level, r.RowsFailed, oneLine(r.Rule), r.FailureReason)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	m := res.AggregatedMetrics
+	fmt.Fprintf(w, "\nScore: %.4f\n", res.Score)
+	fmt.Fprintf(w, "TotalRowsProcessed: %d\nTotalRowsPassed: %d\nTotalRowsFailed: %d\n", m.TotalRowsProcessed, m.TotalRowsPassed, m.TotalRowsFailed)
+	fmt.Fprintf(w, "TotalRulesProcessed: %d\nTotalRulesPassed: %d\nTotalRulesFailed: %d\n", m.TotalRulesProcessed, m.TotalRulesPassed, m.TotalRulesFailed)
+	fmt.Fprintf(w, "Verdict: %s\n", res.Verdict)
+	if res.VerdictReason != "" {
+		fmt.Fprintf(w, "VerdictReason: %s\n", res.VerdictReason)
+	}
+	return nil
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
