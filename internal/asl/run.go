@@ -81,6 +81,9 @@ func (m *Machine) Run(ctx context.Context, input json.RawMessage, opts RunOption
 	}
 	out, f := x.runMachine(runCtx, m.def, in, &prev)
 	timedOut.Do(func() {}) // no timeout from here on
+	if m.def.timeout > 0 && !m.clock.Now().Before(x.info.StartDate.Add(m.def.timeout)) {
+		isTimedOut = true
+	}
 	switch {
 	case isTimedOut:
 		f = &failure{name: ErrTimeout, cause: fmt.Sprintf("The execution ran longer than its TimeoutSeconds (%s).", m.def.timeout)}

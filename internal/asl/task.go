@@ -15,9 +15,23 @@ type heartbeatKey struct{}
 
 // heartbeat is what a running task's Heartbeat calls update.
 type heartbeat struct {
-	clock Clock
-	mu    sync.Mutex
-	last  time.Time
+	clock   Clock
+	every   time.Duration // HeartbeatSeconds; 0 = none
+	mu      sync.Mutex
+	last    time.Time
+	expired bool
+}
+
+// idle reports how long the task has gone without a heartbeat and whether
+// that is too long; a heartbeat that comes too late does not count.
+func (hb *heartbeat) idle() (time.Duration, bool) {
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	d := hb.clock.Now().Sub(hb.last)
+	if hb.every > 0 && d >= hb.every {
+		hb.expired = true
+	}
+	return d, hb.expired
 }
 
 // Heartbeat tells the interpreter that the task running with ctx is still
@@ -26,6 +40,9 @@ type heartbeat struct {
 // the state sets no HeartbeatSeconds.
 func Heartbeat(ctx context.Context) {
 	if hb, ok := ctx.Value(heartbeatKey{}).(*heartbeat); ok {
+		if _, expired := hb.idle(); expired {
+			return
+		}
 		hb.mu.Lock()
 		hb.last = hb.clock.Now()
 		hb.mu.Unlock()
@@ -128,7 +145,8 @@ func (x *execution) invoke(ctx context.Context, st *state, in []byte) (json.RawM
 	clock := x.m.clock
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	hb := &heartbeat{clock: clock, last: clock.Now()}
+	hbEvery := time.Duration(st.heartbeat) * time.Second
+	hb := &heartbeat{clock: clock, every: hbEvery, last: clock.Now()}
 	hctx = context.WithValue(hctx, heartbeatKey{}, hb)
 
 	type reply struct {
@@ -152,18 +170,23 @@ func (x *execution) invoke(ctx context.Context, st *state, in []byte) (json.RawM
 		deadline = clock.Now().Add(time.Duration(st.timeout) * time.Second)
 		timeoutC = clock.After(time.Duration(st.timeout) * time.Second)
 	}
-	hbEvery := time.Duration(st.heartbeat) * time.Second
 	if st.heartbeat > 0 {
 		beatC = clock.After(hbEvery)
 	}
 	timedOut := func() *failure {
 		return &failure{name: ErrTimeout, cause: fmt.Sprintf("The task did not finish within its TimeoutSeconds (%d).", st.timeout), fromTask: true}
 	}
+	noHeartbeat := func() *failure {
+		return &failure{name: ErrHeartbeatTimeout, cause: fmt.Sprintf("The task sent no heartbeat for %d seconds (HeartbeatSeconds).", st.heartbeat), fromTask: true}
+	}
 	for {
 		select {
 		case r := <-done:
 			if !deadline.IsZero() && !clock.Now().Before(deadline) {
 				return nil, timedOut()
+			}
+			if _, expired := hb.idle(); expired {
+				return nil, noHeartbeat()
 			}
 			if r.err != nil {
 				if ctx.Err() != nil {
@@ -178,11 +201,9 @@ func (x *execution) invoke(ctx context.Context, st *state, in []byte) (json.RawM
 		case <-timeoutC:
 			return nil, timedOut()
 		case <-beatC:
-			hb.mu.Lock()
-			idle := clock.Now().Sub(hb.last)
-			hb.mu.Unlock()
-			if idle >= hbEvery {
-				return nil, &failure{name: ErrHeartbeatTimeout, cause: fmt.Sprintf("The task sent no heartbeat for %d seconds (HeartbeatSeconds).", st.heartbeat), fromTask: true}
+			idle, expired := hb.idle()
+			if expired {
+				return nil, noHeartbeat()
 			}
 			beatC = clock.After(hbEvery - idle)
 		case <-ctx.Done():
