@@ -69,7 +69,13 @@ func (x *execution) task(ctx context.Context, st *state, raw any, sc *stateCtx, 
 	payload := eff
 	evs := lambdaEvents
 	scheduled := &EventDetails{Resource: st.resource, Input: mustJSON(eff), TimeoutInSeconds: st.timeout, HeartbeatInSeconds: st.heartbeat}
-	detail := func(d EventDetails) *EventDetails { d.Resource = st.resource; return &d }
+	// LambdaFunctionStarted carries no details, and the others no resource.
+	detail := func(d EventDetails) *EventDetails {
+		if d == (EventDetails{}) {
+			return nil
+		}
+		return &d
+	}
 	if st.invoke {
 		evs = invokeEvents
 		payload = map[string]any{}
