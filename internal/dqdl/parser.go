@@ -270,6 +270,11 @@ func (p *parser) labels() ([]Label, error) {
 
 func (p *parser) constant() error {
 	name := p.next()
+	for _, kw := range []string{"Rules", "Metadata", "DefaultLabels"} {
+		if strings.EqualFold(name.text, kw) {
+			return &Error{name.pos, fmt.Sprintf("expected %s (DQDL is case sensitive), found %q", kw, name.text)}
+		}
+	}
 	if _, ok := ruleSpecs[name.text]; ok || !isVarName(name.text) {
 		return p.errf(name, "expected Rules = [ ... ], Metadata, DefaultLabels or a constant declaration (name = value)")
 	}
