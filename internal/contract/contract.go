@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -59,16 +61,39 @@ type Table struct {
 	Partition  Partition  `yaml:"partition"`
 	Rules      string     `yaml:"rules"`
 
-	// File is the path the contract was loaded from.
+	// File is the path the contract was loaded from (within fsys when it
+	// was loaded with LoadFS).
 	File string `yaml:"-"`
+
+	fsys fs.FS // where File and the ruleset live; nil: the OS file system
 }
 
 // RulesPath is the ruleset's path: Rules, relative to the contract's folder.
 func (t *Table) RulesPath() string {
+	if t.fsys != nil {
+		return path.Join(path.Dir(t.File), t.Rules)
+	}
 	if filepath.IsAbs(t.Rules) {
 		return t.Rules
 	}
 	return filepath.Join(filepath.Dir(t.File), t.Rules)
+}
+
+// ReadRules reads the table's DQDL ruleset from beside the contract.
+func (t *Table) ReadRules() ([]byte, error) {
+	var (
+		b   []byte
+		err error
+	)
+	if t.fsys != nil {
+		b, err = fs.ReadFile(t.fsys, t.RulesPath())
+	} else {
+		b, err = os.ReadFile(t.RulesPath())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("contract %s: rules: %w", t.File, err)
+	}
+	return b, nil
 }
 
 // Error is a malformed contract: it names the file, the field and the problem.
@@ -182,13 +207,38 @@ func LoadDir(dir string) ([]*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("contract: %w", err)
 	}
+	return load(paths, dir, LoadFile)
+}
+
+// LoadFS is LoadDir over a file system, such as the schemas folder
+// embedded in a Lambda binary; rulesets are read from fsys too.
+func LoadFS(fsys fs.FS) ([]*Table, error) {
+	paths, err := fs.Glob(fsys, "*"+Suffix)
+	if err != nil {
+		return nil, fmt.Errorf("contract: %w", err)
+	}
+	return load(paths, "the embedded schemas", func(p string) (*Table, error) {
+		b, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return nil, fmt.Errorf("contract: %w", err)
+		}
+		t, err := Parse(p, b)
+		if err != nil {
+			return nil, err
+		}
+		t.fsys = fsys
+		return t, nil
+	})
+}
+
+func load(paths []string, where string, loadFile func(string) (*Table, error)) ([]*Table, error) {
 	if len(paths) == 0 {
-		return nil, fmt.Errorf("contract: no *%s files in %s", Suffix, dir)
+		return nil, fmt.Errorf("contract: no *%s files in %s", Suffix, where)
 	}
 	var out []*Table
 	byName := map[string]string{}
 	for _, p := range paths {
-		t, err := LoadFile(p)
+		t, err := loadFile(p)
 		if err != nil {
 			return nil, err
 		}

@@ -96,3 +96,21 @@ func TestLoadDirDuplicateTable(t *testing.T) {
 		t.Fatalf("LoadDir with two contracts for one table = %v, want a duplicate error", err)
 	}
 }
+
+func TestLoadFSReadsEmbeddedRules(t *testing.T) {
+	tables, err := LoadFS(os.DirFS(filepath.Join("..", "..", "schemas")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orders, err := Find(tables, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := orders.ReadRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(rules), "Rules") {
+		t.Errorf("ReadRules = %.80q, want a DQDL ruleset", rules)
+	}
+}
