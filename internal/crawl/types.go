@@ -1,0 +1,105 @@
+package crawl
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/medallionlake/lake/internal/catalog"
+)
+
+// HiveType is the catalog type (Glue/Athena spelling) of an Arrow type, as
+// Athena reads it from Parquet. Unsigned integers wider than 32 bits, time
+// of day, durations and intervals have no Athena type and are refused with
+// an *UnsupportedTypeError.
+func HiveType(t arrow.DataType) (string, error) {
+	switch t := t.(type) {
+	case arrow.ExtensionType:
+		return HiveType(t.StorageType())
+	case *arrow.DictionaryType:
+		return HiveType(t.ValueType)
+	case arrow.DecimalType:
+		return fmt.Sprintf("decimal(%d,%d)", t.GetPrecision(), t.GetScale()), nil
+	case *arrow.ListType:
+		return elemType("array<%s>", t.Elem())
+	case *arrow.LargeListType:
+		return elemType("array<%s>", t.Elem())
+	case *arrow.FixedSizeListType:
+		return elemType("array<%s>", t.Elem())
+	case *arrow.MapType:
+		k, err := HiveType(t.KeyType())
+		if err != nil {
+			return "", err
+		}
+		v, err := HiveType(t.ItemType())
+		if err != nil {
+			return "", err
+		}
+		return "map<" + k + "," + v + ">", nil
+	case *arrow.StructType:
+		fields := make([]string, t.NumFields())
+		for i, f := range t.Fields() {
+			ft, err := HiveType(f.Type)
+			if err != nil {
+				return "", err
+			}
+			fields[i] = strings.ToLower(f.Name) + ":" + ft
+		}
+		return "struct<" + strings.Join(fields, ",") + ">", nil
+	}
+	switch t.ID() {
+	case arrow.BOOL:
+		return "boolean", nil
+	case arrow.INT8:
+		return "tinyint", nil
+	case arrow.INT16, arrow.UINT8:
+		return "smallint", nil
+	case arrow.INT32, arrow.UINT16:
+		return "int", nil
+	case arrow.INT64, arrow.UINT32:
+		return "bigint", nil
+	case arrow.FLOAT16, arrow.FLOAT32:
+		return "float", nil
+	case arrow.FLOAT64:
+		return "double", nil
+	case arrow.STRING, arrow.LARGE_STRING, arrow.STRING_VIEW:
+		return "string", nil
+	case arrow.BINARY, arrow.LARGE_BINARY, arrow.BINARY_VIEW, arrow.FIXED_SIZE_BINARY:
+		return "binary", nil
+	case arrow.DATE32, arrow.DATE64:
+		return "date", nil
+	case arrow.TIMESTAMP:
+		return "timestamp", nil
+	}
+	return "", &UnsupportedTypeError{Type: t.String()}
+}
+
+func elemType(format string, elem arrow.DataType) (string, error) {
+	e, err := HiveType(elem)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(format, e), nil
+}
+
+// Columns are the catalog columns of an Arrow schema, named in lower case
+// (Glue and Athena fold names to lower case; two fields that differ only in
+// case are refused).
+func Columns(s *arrow.Schema) ([]catalog.Column, error) {
+	cols := make([]catalog.Column, 0, s.NumFields())
+	seen := map[string]bool{}
+	for _, f := range s.Fields() {
+		name := strings.ToLower(f.Name)
+		if seen[name] {
+			return nil, fmt.Errorf("crawl: two columns named %q (names are case-insensitive in the catalog)", name)
+		}
+		seen[name] = true
+		typ, err := HiveType(f.Type)
+		if err != nil {
+			return nil, fmt.Errorf("crawl: column %q: %w", f.Name, err)
+		}
+		cols = append(cols, catalog.Column{Name: name, Type: typ})
+	}
+	return cols, nil
+}
