@@ -109,23 +109,46 @@ type Writer struct {
 func NewWriter(ctx context.Context, st store.Store, schema *arrow.Schema, keyFor func(part int) string, opts Options) *Writer {
 	opts = opts.withDefaults()
 	ctx, cancel := context.WithCancelCause(ctx)
+	aprops := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema())
 	w := &Writer{
 		ctx: ctx, cancel: cancel, st: st, schema: schema, keyFor: keyFor, opts: opts,
-		props: parquet.NewWriterProperties(
-			parquet.WithCompression(compress.Codecs.Zstd),
-			parquet.WithCompressionLevel(opts.CompressionLevel),
-			parquet.WithDictionaryDefault(true),
-			parquet.WithStats(true),
-			parquet.WithMaxRowGroupLength(opts.RowGroupRows),
-			parquet.WithStoreDecimalAsInteger(true),
-		),
-		aprops:  pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()),
+		props:   writerProperties(schema, opts, aprops),
+		aprops:  aprops,
 		batches: make(chan arrow.RecordBatch, 1),
 		failed:  make(chan struct{}),
 		done:    make(chan struct{}),
 	}
 	go w.encode()
 	return w
+}
+
+// writerProperties are the Parquet settings: zstd, statistics, row
+// groups of opts.RowGroupRows, decimals of up to 18 digits as integers,
+// and dictionary encoding for byte-array columns (strings, JSON, binary,
+// wide decimals), where repeated values are common and dictionaries pay.
+// Numeric and temporal columns are written plain: they are mostly
+// distinct (keys, timestamps, amounts), so a dictionary would be built
+// only to be abandoned, and zstd compresses them well on its own.
+func writerProperties(schema *arrow.Schema, opts Options, aprops pqarrow.ArrowWriterProperties) *parquet.WriterProperties {
+	props := []parquet.WriterProperty{
+		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithCompressionLevel(opts.CompressionLevel),
+		parquet.WithStats(true),
+		parquet.WithMaxRowGroupLength(opts.RowGroupRows),
+		parquet.WithStoreDecimalAsInteger(true),
+		parquet.WithDictionaryDefault(true),
+	}
+	if ps, err := pqarrow.ToParquet(schema, parquet.NewWriterProperties(props...), aprops); err == nil {
+		for i := range ps.NumColumns() {
+			switch c := ps.Column(i); c.PhysicalType() {
+			case parquet.Types.ByteArray, parquet.Types.FixedLenByteArray:
+			default:
+				props = append(props, parquet.WithDictionaryPath(c.ColumnPath(), false))
+			}
+		}
+	}
+	// An unconvertible schema fails in pqarrow.NewFileWriter, with its error.
+	return parquet.NewWriterProperties(props...)
 }
 
 // Write queues rec for writing. It does not take ownership of rec (it

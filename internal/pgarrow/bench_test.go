@@ -1,0 +1,154 @@
+package pgarrow_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/medallionlake/lake/internal/lakeparquet"
+	"github.com/medallionlake/lake/internal/pgarrow"
+	"github.com/medallionlake/lake/internal/seed"
+	"github.com/medallionlake/lake/internal/store/filestore"
+	"github.com/medallionlake/lake/internal/testenv"
+)
+
+const benchRows = 1_000_000
+
+var (
+	benchOnce sync.Once
+	benchURL  string
+	benchErr  error
+)
+
+// benchDatabase returns the URL of database bench_orders on the test
+// cluster, holding the 1M-row orders table; it is created and seeded once
+// and kept, so that later runs against the same cluster skip seeding.
+func benchDatabase(b *testing.B) string {
+	benchOnce.Do(func() {
+		admin, err := testenv.PostgresURL()
+		if err != nil {
+			benchErr = err
+			return
+		}
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			benchErr = err
+			return
+		}
+		defer conn.Close(ctx)
+		var exists bool
+		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_database WHERE datname = 'bench_orders')").Scan(&exists); err != nil {
+			benchErr = err
+			return
+		}
+		if !exists {
+			if _, err := conn.Exec(ctx, "CREATE DATABASE bench_orders"); err != nil {
+				benchErr = err
+				return
+			}
+		}
+		u, _ := url.Parse(admin)
+		u.Path = "/bench_orders"
+		benchURL = u.String()
+		db, err := pgx.Connect(ctx, benchURL)
+		if err != nil {
+			benchErr = err
+			return
+		}
+		defer db.Close(ctx)
+		var n int64
+		if err := db.QueryRow(ctx, "SELECT count(*) FROM orders").Scan(&n); err != nil || n != benchRows {
+			if _, err := db.Exec(ctx, "DROP TABLE IF EXISTS orders"); err != nil {
+				benchErr = err
+				return
+			}
+			if _, benchErr = seed.Run(ctx, db, seed.Options{Rows: benchRows, Defects: 0.05, Seed: 1}); benchErr != nil {
+				return
+			}
+			_, benchErr = db.Exec(ctx, "VACUUM ANALYZE orders")
+		}
+	})
+	if benchErr != nil {
+		testenv.Unavailable(b, "PostgreSQL", benchErr)
+	}
+	return benchURL
+}
+
+// BenchmarkStreamToParquet extracts the 1M-row orders table to Parquet
+// objects in a local lake (Describe, Stream, lakeparquet) and, in the same
+// iteration, runs COPY (SELECT * FROM orders) TO STDOUT (FORMAT binary)
+// into io.Discard. It reports the ratio of the two wall times (the issue's
+// target is at most 2.0), rows/s and Parquet bytes per row.
+func BenchmarkStreamToParquet(b *testing.B) {
+	dbURL := benchDatabase(b)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var copyTime, ingestTime time.Duration
+	var bytes int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		if _, err := conn.PgConn().CopyTo(ctx, io.Discard, "COPY (SELECT * FROM orders) TO STDOUT (FORMAT binary)"); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		objs := ingestOnce(b, ctx, conn)
+		ingestTime += time.Since(t1)
+		copyTime += t1.Sub(t0)
+		var rows int64
+		for _, o := range objs {
+			rows += o.Rows
+			bytes += o.Bytes
+		}
+		if rows != benchRows {
+			b.Fatalf("rows = %d, want %d", rows, benchRows)
+		}
+	}
+	b.ReportMetric(float64(ingestTime)/float64(copyTime), "ratio")
+	b.ReportMetric(float64(benchRows)*float64(b.N)/ingestTime.Seconds(), "rows/s")
+	b.ReportMetric(float64(bytes)/float64(benchRows*b.N), "B/row")
+	b.ReportMetric(copyTime.Seconds()/float64(b.N), "copy-s/op")
+}
+
+// ingestOnce extracts orders into a fresh local lake and returns its objects.
+func ingestOnce(b *testing.B, ctx context.Context, conn *pgx.Conn) []lakeparquet.Object {
+	st, err := filestore.New(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	tbl, err := pgarrow.Describe(ctx, tx, "public", "orders")
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := lakeparquet.NewWriter(ctx, st, tbl.Arrow, func(n int) string { return fmt.Sprintf("bronze/landing/orders/part-%05d.parquet", n) }, lakeparquet.Options{})
+	err = pgarrow.Stream(ctx, tx, tbl, "SELECT "+tbl.ColumnList()+" FROM "+tbl.Ident(), nil, 0, func(rec arrow.RecordBatch) error {
+		defer rec.Release()
+		return w.Write(rec)
+	})
+	if err != nil {
+		w.Abort(err)
+		b.Fatal(err)
+	}
+	objs, err := w.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return objs
+}
