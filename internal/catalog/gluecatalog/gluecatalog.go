@@ -75,12 +75,23 @@ func (c *Catalog) relLocation(loc string) (string, error) {
 	return rel, nil
 }
 
-// EnsureDatabase implements catalog.Catalog.
+// EnsureDatabase implements catalog.Catalog: GetDatabase, then
+// CreateDatabase when it is missing (AlreadyExistsException from a
+// concurrent crawl is success).
 func (c *Catalog) EnsureDatabase(ctx context.Context, name string) error {
 	if err := catalog.ValidName("database", name); err != nil {
 		return err
 	}
-	_, err := c.client.CreateDatabase(ctx, &glue.CreateDatabaseInput{
+	// Look first: a deployment that creates the databases itself need not
+	// grant glue:CreateDatabase.
+	_, err := c.client.GetDatabase(ctx, &glue.GetDatabaseInput{Name: aws.String(name)})
+	if err == nil {
+		return nil
+	}
+	if !isA[*types.EntityNotFoundException](err) {
+		return fmt.Errorf("gluecatalog: get database %s: %w", name, err)
+	}
+	_, err = c.client.CreateDatabase(ctx, &glue.CreateDatabaseInput{
 		DatabaseInput: &types.DatabaseInput{Name: aws.String(name)},
 	})
 	if err != nil && !isA[*types.AlreadyExistsException](err) {

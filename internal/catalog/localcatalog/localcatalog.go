@@ -39,8 +39,8 @@ type Catalog struct {
 // New returns the catalog kept in s.
 func New(s store.Store) *Catalog { return &Catalog{s: s} }
 
-func databaseKey(db string) string { return Prefix + "databases/" + db + ".json" }
-func tablesPrefix(db string) string { return Prefix + "tables/" + db + "/" }
+func databaseKey(db string) string    { return Prefix + "databases/" + db + ".json" }
+func tablesPrefix(db string) string   { return Prefix + "tables/" + db + "/" }
 func tableKey(db, name string) string { return tablesPrefix(db) + name + ".json" }
 func partitionsPrefix(db, table string) string {
 	return Prefix + "partitions/" + db + "/" + table + "/"
