@@ -1,0 +1,102 @@
+package s3store_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/medallionlake/lake/internal/store"
+	"github.com/medallionlake/lake/internal/store/s3store"
+	"github.com/medallionlake/lake/internal/store/storetest"
+	"github.com/medallionlake/lake/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// newStore opens a Store on a fresh versitygw bucket, under prefix.
+func newStore(t *testing.T, prefix string) *s3store.Store {
+	t.Helper()
+	cfg := testenv.S3(t)
+	s, err := s3store.New(t.Context(), s3store.Options{
+		Bucket:    cfg.Bucket,
+		Prefix:    prefix,
+		Region:    cfg.Region,
+		Endpoint:  cfg.Endpoint,
+		PathStyle: true,
+		AccessKey: cfg.AccessKey,
+		SecretKey: cfg.SecretKey,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t, "") })
+}
+
+func TestConformanceWithPrefix(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t, "lakes/prod") })
+}
+
+func TestUnreachableIsUnavailable(t *testing.T) {
+	s, err := s3store.New(t.Context(), s3store.Options{
+		Bucket:    "b",
+		Region:    "us-east-1",
+		Endpoint:  "http://127.0.0.1:1", // nothing listens on port 1
+		PathStyle: true,
+		AccessKey: "x",
+		SecretKey: "y",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Put(t.Context(), "k", strings.NewReader("x"), nil)
+	var unavailable *store.StoreUnavailableError
+	if !errors.As(err, &unavailable) {
+		t.Fatalf("Put to a closed port: err=%v (%T), want *store.StoreUnavailableError", err, err)
+	}
+	if got, want := unavailable.Op, "put"; got != want {
+		t.Errorf("Op=%q, want %q", got, want)
+	}
+}
+
+// failingReader yields n bytes, then fails.
+type failingReader struct{ n int }
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n == 0 {
+		return 0, errors.New("source broke")
+	}
+	k := min(len(p), f.n)
+	clear(p[:k])
+	f.n -= k
+	return k, nil
+}
+
+func TestFailedMultipartIsAborted(t *testing.T) {
+	cfg := testenv.S3(t)
+	s, err := s3store.New(t.Context(), s3store.Options{
+		Bucket: cfg.Bucket, Region: cfg.Region, Endpoint: cfg.Endpoint, PathStyle: true,
+		AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(t.Context(), "k", &failingReader{n: 20 << 20}, nil); err == nil {
+		t.Fatal("Put from a failing reader succeeded")
+	}
+	uploads, err := cfg.Client().ListMultipartUploads(t.Context(), &s3.ListMultipartUploadsInput{Bucket: &cfg.Bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(uploads.Uploads); n != 0 {
+		t.Errorf("%d multipart uploads left after a failed Put, want 0", n)
+	}
+	if _, err := s.Stat(t.Context(), "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Stat after a failed Put: err=%v, want ErrNotFound", err)
+	}
+}
