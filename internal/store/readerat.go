@@ -9,9 +9,10 @@ import (
 )
 
 // Read-ahead cache of NewReaderAt: small reads are served from blocks of
-// readAheadBlock bytes aligned on multiples of readAheadBlock, the last
-// readAheadBlocks of them kept. Reads of a block or more go straight to the
-// store.
+// readAheadBlock bytes, the last readAheadBlocks used of them kept. Blocks
+// are aligned on the object's end, so that the last block is a whole one:
+// formats like Parquet read a footer and then the metadata just before it.
+// Reads of a block or more go straight to the store.
 const (
 	readAheadBlock  = 1 << 20
 	readAheadBlocks = 4
@@ -19,9 +20,10 @@ const (
 
 // NewReaderAt returns an io.ReaderAt over the object at key, which is size
 // bytes long (from Stat or List), backed by range reads. Reads smaller than
-// 1 MiB are served from a small cache of aligned 1 MiB blocks, so that many
-// tiny reads (a Parquet footer, page headers) cost one request per block;
-// larger reads are one range request each. At most 4 MiB is cached.
+// 1 MiB are served from a small cache of 1 MiB blocks (aligned on the
+// object's end), so that many tiny reads (a Parquet footer and the metadata
+// before it, page headers) cost one request per block; larger reads are one
+// range request each. At most 4 MiB is cached.
 //
 // It is safe for parallel ReadAt calls, as io.ReaderAt requires. Every read
 // uses ctx. Reading at or past size returns io.EOF; an object shorter than
@@ -68,11 +70,12 @@ func (r *readerAt) ReadAt(p []byte, off int64) (int, error) {
 	} else {
 		for int64(n) < want {
 			pos := off + int64(n)
-			data, err := r.block(pos / readAheadBlock)
+			i := (r.size - 1 - pos) / readAheadBlock // counted from the end
+			start, data, err := r.block(i)
 			if err != nil {
 				return n, err
 			}
-			n += copy(p[n:want], data[pos%readAheadBlock:])
+			n += copy(p[n:want], data[pos-start:])
 		}
 	}
 	if n < len(p) {
@@ -81,8 +84,10 @@ func (r *readerAt) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// block returns the data of aligned block i, from the cache or the store.
-func (r *readerAt) block(i int64) ([]byte, error) {
+// block returns the offset and data of block i (counted from the object's
+// end), from the cache or the store.
+func (r *readerAt) block(i int64) (int64, []byte, error) {
+	start := max(0, r.size-(i+1)*readAheadBlock)
 	r.mu.Lock()
 	r.clock++
 	oldest := 0
@@ -92,7 +97,7 @@ func (r *readerAt) block(i int64) ([]byte, error) {
 			b.used = r.clock
 			data := b.data
 			r.mu.Unlock()
-			return data, nil
+			return start, data, nil
 		}
 		if b.used < r.blocks[oldest].used {
 			oldest = j
@@ -100,17 +105,16 @@ func (r *readerAt) block(i int64) ([]byte, error) {
 	}
 	r.mu.Unlock()
 
-	start := i * readAheadBlock
-	data := make([]byte, min(readAheadBlock, r.size-start))
+	data := make([]byte, r.size-i*readAheadBlock-start)
 	if err := r.fetch(data, start); err != nil {
-		return nil, err
+		return 0, nil, err
 	}
 
 	r.mu.Lock()
 	r.clock++
 	r.blocks[oldest] = cachedBlock{index: i, data: data, used: r.clock}
 	r.mu.Unlock()
-	return data, nil
+	return start, data, nil
 }
 
 // fetch fills p with the bytes at off with one range read.

@@ -1,0 +1,127 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/medallionlake/lake/internal/store"
+	"github.com/medallionlake/lake/internal/store/filestore"
+)
+
+// countingStore counts the range reads that reach a real store.
+type countingStore struct {
+	store.Store
+	ranges atomic.Int64
+}
+
+func (c *countingStore) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	c.ranges.Add(1)
+	return c.Store.GetRange(ctx, key, offset, length)
+}
+
+func newCounting(t testing.TB, content []byte) *countingStore {
+	fs, err := filestore.New(filepath.Join(t.TempDir(), "lake"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	if _, err := fs.Put(context.Background(), "obj", bytes.NewReader(content), nil); err != nil {
+		t.Fatal(err)
+	}
+	return &countingStore{Store: fs}
+}
+
+func TestReaderAtRequests(t *testing.T) {
+	const size = 10<<20 + 3
+	content := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
+	tests := []struct {
+		description string
+		reads       [][2]int64 // offset, length
+		want        int64      // range requests
+	}{
+		{"footer then metadata in the last block", [][2]int64{{size - 8, 8}, {size - 5000, 4992}}, 1},
+		{"many tiny reads in one block", func() (r [][2]int64) {
+			for i := range int64(1000) {
+				r = append(r, [2]int64{3<<20 + 10 + i*100, 100}) // one block: they end at size-k MiB
+			}
+			return r
+		}(), 1},
+		{"a read across a block edge", [][2]int64{{size - 1<<20 - 10, 20}}, 2},
+		{"large reads go straight through", [][2]int64{{0, 2 << 20}, {4 << 20, 1 << 20}}, 2},
+		{"sequential small reads over 3 blocks", func() (r [][2]int64) {
+			for off := int64(3); off < 3<<20+3; off += 64 << 10 { // blocks end at size-k MiB
+				r = append(r, [2]int64{off, 64 << 10})
+			}
+			return r
+		}(), 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.description, func(t *testing.T) {
+			cs := newCounting(t, content)
+			r := store.NewReaderAt(t.Context(), cs, "obj", size)
+			for _, rd := range tt.reads {
+				p := make([]byte, rd[1])
+				n, err := r.ReadAt(p, rd[0])
+				if err != nil {
+					t.Fatalf("ReadAt(%d bytes at %d): %v", rd[1], rd[0], err)
+				}
+				if !bytes.Equal(p[:n], content[rd[0]:rd[0]+rd[1]]) {
+					t.Fatalf("ReadAt(%d bytes at %d): wrong bytes", rd[1], rd[0])
+				}
+			}
+			if got := cs.ranges.Load(); got != tt.want {
+				t.Errorf("%d range requests, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestReaderAtObjectShrank(t *testing.T) {
+	cs := newCounting(t, []byte("short"))
+	r := store.NewReaderAt(t.Context(), cs, "obj", 100) // sized before it changed
+	_, err := r.ReadAt(make([]byte, 50), 0)
+	if err == nil || err == io.EOF {
+		t.Fatalf("ReadAt on an object shorter than its size: err=%v, want io.ErrUnexpectedEOF", err)
+	}
+}
+
+func TestCopySourceChangedSize(t *testing.T) {
+	src := newCounting(t, []byte("0123456789"))
+	// a store whose Get reports a size the body does not have
+	lying := &lyingSize{Store: src}
+	if _, err := store.Copy(t.Context(), src, "dst", lying, "obj"); err == nil {
+		t.Fatal("Copy of a source that ended short succeeded")
+	}
+	if _, err := src.Stat(t.Context(), "dst"); err == nil {
+		t.Error("a truncated copy was published")
+	}
+}
+
+// lyingSize reports one byte more than the object holds, as if it had
+// been replaced by a shorter one while being read.
+type lyingSize struct{ store.Store }
+
+func (l *lyingSize) Get(ctx context.Context, key string) (io.ReadCloser, store.ObjectInfo, error) {
+	rc, info, err := l.Store.Get(ctx, key)
+	info.Size++
+	return rc, info, err
+}
+
+func BenchmarkReaderAtSmallReads(b *testing.B) {
+	const size = 8 << 20
+	content := bytes.Repeat([]byte{7}, size)
+	cs := newCounting(b, content)
+	p := make([]byte, 512)
+	b.SetBytes(int64(len(p)))
+	r := store.NewReaderAt(b.Context(), cs, "obj", size)
+	for i := 0; b.Loop(); i++ {
+		if _, err := r.ReadAt(p, int64(i*4096)%(size-512)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cs.ranges.Load())/float64(b.N), "requests/op")
+}
