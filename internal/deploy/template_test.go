@@ -514,7 +514,6 @@ var (
 // one of them: functions read it from Secrets Manager by ARN.
 var allowedEnvironment = map[string][]string{
 	"LAKE_URL":               nil, // every function
-	"LAKE_SCHEMAS":           nil,
 	"LAKE_ARCHIVE_URL":       {"route"},
 	"LAKE_SOURCE_SECRET_ARN": {"plan", "ingest"},
 	"LAKE_GLUE_DATABASE":     {"crawl"},
