@@ -155,7 +155,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *store.Pu
 		if opts.IfNoneMatch && errors.Is(err, fs.ErrExist) {
 			return store.ObjectInfo{}, fmt.Errorf("store: put %q if-none-match: object exists: %w", key, store.ErrPreconditionFailed)
 		}
-		return store.ObjectInfo{}, fmt.Errorf("store: put %q: %w", key, mapErr(key, err))
+		return store.ObjectInfo{}, fmt.Errorf("store: put %q: %w", key, publishErr(key, err))
 	}
 	return info, nil
 }
@@ -458,6 +458,17 @@ func mapErr(key string, err error) error {
 		return fmt.Errorf("store: key %q: a path segment is too long for the file system: %w", key, store.ErrInvalidKey)
 	}
 	return err
+}
+
+// publishErr explains why a temporary file could not be moved to key.
+func publishErr(key string, err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOTDIR):
+		return fmt.Errorf("a folder on the key's path is an object (a file store cannot hold both \"a\" and \"a/b\"): %w", err)
+	case errors.Is(err, syscall.EISDIR), errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("the key is a folder of other objects (a file store cannot hold both \"a\" and \"a/b\"): %w", err)
+	}
+	return mapErr(key, err)
 }
 
 // fileETag returns the ETag recorded on f if it still describes fi, and

@@ -207,3 +207,28 @@ func read(t *testing.T, s store.Store, key string) string {
 	}
 	return string(b)
 }
+
+func TestObjectAndFolderConflict(t *testing.T) {
+	tests := []struct {
+		description string
+		first, then string
+	}{
+		{"object under an object", "a", "a/b"},
+		{"object over a folder", "a/b", "a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.description, func(t *testing.T) {
+			s := newStore(t)
+			if _, err := s.Put(t.Context(), tt.first, strings.NewReader("x"), nil); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.Put(t.Context(), tt.then, strings.NewReader("y"), nil)
+			if err == nil || errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "cannot hold both") {
+				t.Errorf("Put(%q) after Put(%q): err=%v, want an explanation", tt.then, tt.first, err)
+			}
+			if got := read(t, s, tt.first); got != "x" {
+				t.Errorf("%q=%q after the refused Put, want %q", tt.first, got, "x")
+			}
+		})
+	}
+}

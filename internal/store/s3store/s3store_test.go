@@ -2,8 +2,12 @@ package s3store_test
 
 import (
 	"errors"
+	"io"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -100,3 +104,49 @@ func TestFailedMultipartIsAborted(t *testing.T) {
 		t.Errorf("Stat after a failed Put: err=%v, want ErrNotFound", err)
 	}
 }
+
+// TestPutBoundedMemory streams an object of unknown length, 12 parts long,
+// and checks that the heap stays within a few part buffers.
+func TestPutBoundedMemory(t *testing.T) {
+	s := newStore(t, "")
+	const size = 96 << 20
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var m runtime.MemStats
+		for {
+			runtime.ReadMemStats(&m)
+			if m.HeapInuse > peak.Load() {
+				peak.Store(m.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}()
+	info, err := s.Put(t.Context(), "big", io.LimitReader(zeros{}, size), nil)
+	close(stop)
+	<-sampled
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Size != size {
+		t.Errorf("Size=%d, want %d", info.Size, size)
+	}
+	grew := int64(peak.Load()) - int64(before.HeapInuse)
+	t.Logf("heap in use grew by at most %d MiB while putting %d MiB", grew>>20, size>>20)
+	if limit := int64(48 << 20); grew > limit {
+		t.Errorf("heap grew by %d MiB, want at most %d MiB (3 part buffers and the SDK's)", grew>>20, limit>>20)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
