@@ -353,7 +353,7 @@ func (e *Evaluator) eval(nd *node, cols []arrow.Array, n int, offset int64, obse
 		where = nd.where(cols)
 	}
 	if nd.level == DatasetLevel {
-		if observe {
+		if observe && nd.agg != nil { // ColumnCount, ColumnExists read the schema
 			nd.agg.observe(nd, cols, n, where)
 		}
 		return

@@ -1,0 +1,58 @@
+// Package dq evaluates a DQDL ruleset (internal/dqdl) over the Arrow
+// record batches of one Parquet object and shapes the outcome like AWS
+// Glue Data Quality's: per rule Rule, Outcome (Passed/Failed/Error),
+// FailureReason and EvaluatedMetrics with Glue's metric names; for the
+// object Score and AggregatedMetrics (TotalRowsProcessed/Passed/Failed,
+// TotalRulesProcessed/Passed/Failed); and a Verdict for the workflow:
+// PASS, SPLIT or REJECT. It is imported by the validate and route steps
+// and by `lake validate`.
+//
+// # Levels
+//
+// Row-level rules tag each row: ColumnValues, ColumnLength, IsComplete,
+// Completeness, IsUnique, Uniqueness, IsPrimaryKey, DataFreshness, and
+// composites made only of those. Dataset-level rules gate the object:
+// RowCount, ColumnCount, ColumnExists, Mean, Sum, StandardDeviation,
+// DistinctValuesCount, and composites holding any of those. Uniqueness
+// rules tag every occurrence of a duplicated value as failed (NULLs are
+// never duplicates; IsPrimaryKey fails them as incomplete).
+//
+// The verdict is REJECT when a rule's outcome is Error, when a
+// dataset-level rule fails, or when a row-level rule whose outcome is a
+// ratio (with threshold, Completeness, Uniqueness) fails; otherwise SPLIT
+// when any row failed a row-level rule; otherwise PASS.
+//
+// # One pass, bounded memory
+//
+// Validate streams a Parquet file once, reading only the columns the rules
+// name (Evaluator.Columns), in batches of BatchRows rows, decoding the
+// next batch while the current one is evaluated. Memory is a few batches,
+// plus what uniqueness needs: a hash set with one entry per distinct value
+// of each uniqueness column, one byte per row for each part of a rule that
+// depends on uniqueness, and one bit per row for the failed-row count.
+//
+// # Per-row API (for the router)
+//
+//	src, _ := dq.OpenParquet(r)
+//	ev, _ := dq.NewEvaluator(ruleset, src.Schema(), dq.Options{ExpectedRows: src.NumRows()})
+//	_ = src.Batches(ctx, ev.Columns(), ev.Observe)     // pass 1
+//	res, _ := ev.Finish()                               // verdict, metrics
+//	var off int64
+//	_ = src.Batches(ctx, cols, func(rec arrow.RecordBatch) error { // pass 2: ev.Columns() plus what you write
+//		rows, err := ev.Rows(rec, off)
+//		if err != nil { return err }
+//		for i := 0; i < rows.Len(); i++ {
+//			if rows.Passed(i) { /* silver */ } else { o := rows.Outcome(i); _ = o /* discarded + o's four Glue columns and values */ }
+//		}
+//		off += rec.NumRows()
+//		return nil
+//	})
+//
+// Rows needs Finish first because a duplicate is known only once every row
+// has been seen; with no uniqueness rules the second pass still works the
+// same way. Rows' RowOutcome carries Glue's DataQualityRulesPass,
+// DataQualityRulesFail, DataQualityRulesSkip (dataset-level rules, rules
+// whose where clause excluded the row, rules in Error) and
+// DataQualityEvaluationResult, plus DataQualityFailedValues: the offending
+// value of each failed rule as text.
+package dq
