@@ -589,6 +589,7 @@ func testCompareAndSwapRace(t *testing.T, s store.Store) {
 		})
 	}
 	wg.Wait()
+	t.Logf("%d increments, %d conflicts retried", n, conflicts.Load())
 	if got, _ := get(t, s, key); string(got) != fmt.Sprint(n) {
 		t.Errorf("counter=%s after %d compare-and-swap increments (%d conflicts retried), want %d", got, n, conflicts.Load(), n)
 	}
