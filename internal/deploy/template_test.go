@@ -517,6 +517,7 @@ var allowedEnvironment = map[string][]string{
 	"LAKE_ARCHIVE_URL":       {"route"},
 	"LAKE_SOURCE_SECRET_ARN": {"plan", "ingest"},
 	"LAKE_GLUE_DATABASE":     {"crawl"},
+	"LAKE_INGEST_PARTS":      {"plan"},
 }
 
 // secretProblems looks for secrets in plain text: literal values under
