@@ -43,7 +43,7 @@ func loadJSON(t *testing.T, file string) any {
 var eventSchemas = map[string]string{
 	"scheduled-start.json":       "start.schema.json",
 	"manual-backfill-table.json": "start.schema.json",
-	"manual-backfill-range.json": "start.schema.json",
+	"manual-start.json":          "start.schema.json",
 	"s3-object-created.json":     "s3-object-created.schema.json",
 }
 
@@ -96,11 +96,10 @@ func TestInvalidEventsRejected(t *testing.T) {
 		want string // in the validation error
 	}{
 		{"unknown-source.json", "/source"},
-		{"schedule-with-range.json", "/source"},
-		{"range-two-tables.json", "/tables"},
-		{"range-without-tables.json", "tables"},
-		{"range-bad-bound.json", "/range/from"},
-		{"range-no-bound.json", "/range"},
+		{"no-source.json", "source"},
+		{"zero-parts.json", "/parts"},
+		{"empty-tables.json", "/tables"},
+		{"bad-table-name.json", "/tables/0"},
 		{"extra-property.json", "tablez"},
 		{"s3-outside-bronze.json", "/detail/object/key"},
 		{"s3-missing-etag.json", "etag"},
