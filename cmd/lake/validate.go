@@ -90,7 +90,7 @@ func printResultTable(w io.Writer, res *dq.Result) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "OUTCOME\tLEVEL\tROWS FAILED\tRULE\tFAILURE REASON")
 	for _, r := range res.RuleResults {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", r.Outcome, r.Level, r.RowsFailed, oneLine(r.Rule), r.FailureReason)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", r.Outcome, r.Level, r.RowsFailed, squashSpaces(r.Rule), r.FailureReason)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -106,4 +106,5 @@ func printResultTable(w io.Writer, res *dq.Result) error {
 	return nil
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// squashSpaces puts a rule written over several lines on one.
+func squashSpaces(s string) string { return strings.Join(strings.Fields(s), " ") }
