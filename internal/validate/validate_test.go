@@ -1,0 +1,249 @@
+package validate_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+
+	"github.com/medallionlake/lake/internal/contract"
+	"github.com/medallionlake/lake/internal/store"
+	"github.com/medallionlake/lake/internal/validate"
+	vt "github.com/medallionlake/lake/internal/validate/validatetest"
+)
+
+const key = "bronze/landing/orders/20260101T000000.000000Z_20260102T000000.000000Z/all/part-0.parquet"
+
+var day = time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+
+func deps(l *vt.Lake) validate.Deps { return validate.Deps{Lake: l.Store, Tables: l.Tables} }
+
+var goodRows = vt.GoodRows
+
+func TestTableOf(t *testing.T) {
+	for _, tc := range []struct {
+		key, table string
+		ok         bool
+	}{
+		{key, "orders", true},
+		{"bronze/landing/orders/x.parquet", "orders", true},
+		{"bronze/landing/orders", "", false},
+		{"bronze/landing/orders/", "", false},
+		{"silver/staging/orders/x.parquet", "", false},
+		{"bronze/landing/../x/y.parquet", "", false},
+		{"/bronze/landing/orders/x.parquet", "", false},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			got, err := validate.TableOf(tc.key)
+			var ke *validate.ObjectKeyError
+			if tc.ok != (err == nil) || (err != nil && !errors.As(err, &ke)) {
+				t.Fatalf("TableOf(%q) error %v (%T), want ok=%v or *ObjectKeyError", tc.key, err, err, tc.ok)
+			}
+			if got != tc.table {
+				t.Fatalf("TableOf(%q)=%q, want %q", tc.key, got, tc.table)
+			}
+		})
+	}
+}
+
+func TestStem(t *testing.T) {
+	s := validate.Stem(key, "abc")
+	if got, want := s, "20260101T000000.000000Z_20260102T000000.000000Z_all_part-0-"; !strings.HasPrefix(got, want) || len(got) != len(want)+12 {
+		t.Fatalf("Stem=%q, want %q + 12 hex digits", got, want)
+	}
+	if got := validate.Stem(key, `"abc"`); got != s {
+		t.Errorf("quoted ETag gives %q, unquoted %q: want equal", got, s)
+	}
+	if got := validate.Stem(key, "abd"); got == s {
+		t.Errorf("another ETag gives the same stem %q", got)
+	}
+	if got := validate.Stem(strings.Replace(key, "part-0", "part-1", 1), "abc"); got == s {
+		t.Errorf("another key gives the same stem %q", got)
+	}
+	long := "bronze/landing/orders/" + strings.Repeat("é", 400) + ".parquet"
+	ls := validate.Stem(long, "e")
+	k := validate.KeysFor("orders", long, "e")
+	for _, key := range []string{k.Archive(), k.Silver("dt=2026-01-01", 3), k.DiscardedRows(0), k.RouteRecord()} {
+		if err := store.ValidateKey(key); err != nil || len(ls) > 200 {
+			t.Errorf("long key gives stem of %d bytes, key %q: %v", len(ls), key, err)
+		}
+	}
+}
+
+func TestKeys(t *testing.T) {
+	k := validate.KeysFor("orders", key, "e1")
+	s := k.Stem
+	for _, tc := range []struct{ got, want string }{
+		{k.Archive(), "archive/orders/" + s + "/part-0.parquet"},
+		{k.Quarantine(), "discarded/orders/quarantine/" + s + "/part-0.parquet"},
+		{k.QuarantineReport(), "discarded/orders/quarantine/" + s + "/report.json"},
+		{k.DiscardedRows(0), "discarded/orders/rows/" + s + ".parquet"},
+		{k.DiscardedRows(2), "discarded/orders/rows/" + s + "-2.parquet"},
+		{k.Silver("dt=2026-01-01", 0), "silver/staging/orders/dt=2026-01-01/" + s + ".parquet"},
+		{k.DQResult(), "_meta/dq/orders/" + s + ".json"},
+		{k.RouteRecord(), "_meta/routes/orders/" + s + ".json"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("key %q, want %q", tc.got, tc.want)
+		}
+	}
+}
+
+func TestValidateVerdicts(t *testing.T) {
+	bad := goodRows(10)
+	bad[2].Status = vt.P("paid")
+	bad[5].AmountCents = vt.P(int64(-5))
+	for _, tc := range []struct {
+		name                  string
+		rows                  []vt.Order
+		verdict               validate.Verdict
+		rows_, passed, failed int64
+	}{
+		{"pass", goodRows(10), validate.Pass, 10, 10, 0},
+		{"split", bad, validate.Split, 10, 8, 2},
+		{"reject: no rows (RowCount > 0)", nil, validate.Reject, 0, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := vt.NewLake(t)
+			info := vt.Put(t, l.Store, key, vt.OrdersParquet(t, tc.rows))
+			out, err := validate.Validate(context.Background(), deps(l), validate.Input{Key: key, ETag: `"` + info.ETag + `"`})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Verdict != tc.verdict || out.Rows != tc.rows_ || out.RowsPassed != tc.passed || out.RowsFailed != tc.failed {
+				t.Fatalf("verdict %s rows %d/%d/%d, want %s %d/%d/%d (%s)", out.Verdict, out.Rows, out.RowsPassed, out.RowsFailed, tc.verdict, tc.rows_, tc.passed, tc.failed, out.Reason)
+			}
+			if out.Problem != nil || out.ETag != info.ETag || out.Table != "orders" || out.Stem != validate.Stem(key, info.ETag) {
+				t.Errorf("output %+v", out)
+			}
+			var rec validate.ResultRecord
+			if err := json.Unmarshal(vt.Get(t, l.Store, out.ResultKey), &rec); err != nil {
+				t.Fatal(err)
+			}
+			if rec.Key != key || rec.ETag != info.ETag || rec.Verdict != tc.verdict || rec.Result == nil ||
+				rec.Result.AggregatedMetrics.TotalRowsFailed != tc.failed || !rec.RulesNow.Equal(info.ModTime.UTC()) {
+				t.Errorf("result record %+v", rec)
+			}
+			if _, err := l.Store.Stat(context.Background(), key); err != nil {
+				t.Errorf("bronze object after validate: %v", err)
+			}
+		})
+	}
+}
+
+func TestValidateBadInput(t *testing.T) {
+	for _, tc := range vt.BadInputs(t) {
+		t.Run(tc.Name, func(t *testing.T) {
+			l := vt.NewLake(t)
+			info := vt.Put(t, l.Store, key, tc.Data)
+			out, err := validate.Validate(context.Background(), deps(l), validate.Input{Key: key, ETag: info.ETag})
+			if err != nil {
+				t.Fatalf("Validate: %v, want a REJECT verdict", err)
+			}
+			if out.Verdict != validate.Reject || out.Problem == nil || out.Problem.Kind != tc.Kind {
+				t.Fatalf("verdict %s problem %+v, want REJECT with %s", out.Verdict, out.Problem, tc.Kind)
+			}
+			t.Logf("%s: %s", tc.Name, out.Reason)
+			var rec validate.ResultRecord
+			if err := json.Unmarshal(vt.Get(t, l.Store, out.ResultKey), &rec); err != nil {
+				t.Fatal(err)
+			}
+			if rec.Problem == nil || rec.Problem.Kind != tc.Kind || rec.Key != key {
+				t.Errorf("result record %+v", rec)
+			}
+			if got := vt.Get(t, l.Store, key); !bytes.Equal(got, tc.Data) {
+				t.Errorf("bronze object changed by validate")
+			}
+		})
+	}
+}
+
+func TestValidateErrors(t *testing.T) {
+	ctx := context.Background()
+	l := vt.NewLake(t)
+	d := deps(l)
+	var ke *validate.ObjectKeyError
+	if _, err := validate.Validate(ctx, d, validate.Input{Key: "silver/staging/orders/x.parquet"}); !errors.As(err, &ke) {
+		t.Errorf("key outside landing: %v (%T), want *ObjectKeyError", err, err)
+	}
+	var ute *validate.UnknownTableError
+	if _, err := validate.Validate(ctx, d, validate.Input{Key: "bronze/landing/customers/x.parquet"}); !errors.As(err, &ute) || ute.Table != "customers" {
+		t.Errorf("unknown table: %v (%T), want *UnknownTableError", err, err)
+	}
+	var nf *validate.ObjectNotFoundError
+	if _, err := validate.Validate(ctx, d, validate.Input{Key: key, ETag: "e"}); !errors.As(err, &nf) {
+		t.Errorf("missing object: %v (%T), want *ObjectNotFoundError", err, err)
+	}
+	if _, err := validate.Validate(ctx, d, validate.Input{Key: key}); !errors.As(err, &nf) {
+		t.Errorf("missing object, no ETag: %v (%T), want *ObjectNotFoundError", err, err)
+	}
+
+	// gone, but routed at this ETag: DONE
+	vt.Put(t, l.Store, validate.KeysFor("orders", key, "e").RouteRecord(), []byte("{}"))
+	out, err := validate.Validate(ctx, d, validate.Input{Key: key, ETag: `"e"`})
+	if err != nil || out.Verdict != validate.Done {
+		t.Errorf("routed object: %+v, %v; want DONE", out, err)
+	}
+
+	// replaced since the event: DONE, nothing written
+	info := vt.Put(t, l.Store, key, vt.OrdersParquet(t, goodRows(3)))
+	out, err = validate.Validate(ctx, d, validate.Input{Key: key, ETag: "old"})
+	if err != nil || out.Verdict != validate.Done || !strings.Contains(out.Reason, "superseded") {
+		t.Errorf("replaced object: %+v, %v; want DONE superseded", out, err)
+	}
+	if _, err := l.Store.Stat(ctx, validate.KeysFor("orders", key, info.ETag).DQResult()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("superseded event wrote a result: %v", err)
+	}
+
+	// a ruleset that does not load: *ContractError
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "orders.table.yaml"), []byte("table: orders\nsource: {schema: public, table: orders}\nprimary_key: [order_id]\ncursor: updated_at\npartition: {column: created_at, name: dt}\nrules: bad.dqdl\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "bad.dqdl"), []byte("Rules = [ Nonsense ]"), 0o644)
+	tables, err := contract.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ce *validate.ContractError
+	if _, err := validate.Validate(ctx, validate.Deps{Lake: l.Store, Tables: tables}, validate.Input{Key: key}); !errors.As(err, &ce) {
+		t.Errorf("bad ruleset: %v (%T), want *ContractError", err, err)
+	}
+}
+
+// TestValidateHugeRuleset checks that the output stays small whatever the
+// ruleset: 1000 failing rules (dqdl's maximum) give a long verdict reason
+// that the output clips; the full result is under _meta/dq/.
+func TestValidateHugeRuleset(t *testing.T) {
+	l := vt.NewLake(t)
+	dir := t.TempDir()
+	var rules []string
+	for i := range 1000 {
+		rules = append(rules, fmt.Sprintf("RowCount > %d", 1000000+i), fmt.Sprintf(`ColumnValues "amount" > %d`, 1000000+i))
+	}
+	os.WriteFile(filepath.Join(dir, "orders.table.yaml"), []byte("table: orders\nsource: {schema: public, table: orders}\nprimary_key: [order_id]\ncursor: updated_at\npartition: {column: created_at, name: dt}\nrules: huge.dqdl\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "huge.dqdl"), []byte("Rules = [\n"+strings.Join(rules[:1000], ",\n")+"\n]\n"), 0o644)
+	tables, err := contract.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := vt.Put(t, l.Store, key, vt.OrdersParquet(t, goodRows(2000)))
+	out, err := validate.Validate(context.Background(), validate.Deps{Lake: l.Store, Tables: tables}, validate.Input{Key: key, ETag: info.ETag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(out)
+	if out.Verdict != validate.Reject || out.RulesFailed != 1000 || len(b) > 4096 {
+		t.Fatalf("verdict %s, %d rules failed, output %d bytes; want REJECT, 1000, at most 4 KiB", out.Verdict, out.RulesFailed, len(b))
+	}
+	full := vt.Get(t, l.Store, out.ResultKey)
+	t.Logf("output %d bytes, full result %d bytes", len(b), len(full))
+	if len(full) < 100*len(b) {
+		t.Errorf("full result is %d bytes, expected it far larger than the output (%d)", len(full), len(b))
+	}
+}
