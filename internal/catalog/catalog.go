@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 )
 
 // ErrNotFound is returned (wrapped) when a database or table does not exist.
@@ -59,6 +60,11 @@ type Table struct {
 	// form (Glue: s3://bucket/prefix/silver/staging/orders/).
 	Location string `json:"location"`
 	Format   Format `json:"format"`
+	// Files, when set, is a glob that the names of the table's objects
+	// match (e.g. "execution.json"); other objects under Location are not
+	// part of it. Empty: every object of the format. Athena cannot filter
+	// by name, so tables that need it are for local queries.
+	Files string `json:"files,omitempty"`
 	// Columns are the columns stored in the files, in order.
 	Columns []Column `json:"columns"`
 	// PartitionKeys are the Hive partition columns (<name>=<value> folders
@@ -161,7 +167,7 @@ func Update(ctx context.Context, c Catalog, database, name string, fn func(cur *
 // Version.
 func SameDefinition(a, b *Table) bool {
 	return a.Database == b.Database && a.Name == b.Name && a.Description == b.Description &&
-		a.Location == b.Location && a.Format == b.Format &&
+		a.Location == b.Location && a.Format == b.Format && a.Files == b.Files &&
 		slices.Equal(a.Columns, b.Columns) && slices.Equal(a.PartitionKeys, b.PartitionKeys) &&
 		slices.Equal(a.PrimaryKey, b.PrimaryKey) && a.Cursor == b.Cursor
 }
@@ -194,6 +200,9 @@ func (t *Table) Validate() error {
 	}
 	if t.Format != FormatParquet && t.Format != FormatJSON {
 		return bad("unknown format %q", t.Format)
+	}
+	if strings.ContainsAny(t.Files, "/'\\") {
+		return bad("files pattern %q must be a file-name glob", t.Files)
 	}
 	if len(t.Columns) == 0 {
 		return bad("no columns")

@@ -70,16 +70,27 @@ type TableResult struct {
 
 // MetaTable is a meta table: JSON records under a prefix of _meta/.
 type MetaTable struct {
-	Name        string
-	Location    string
+	Name     string
+	Location string
+	// File is the records' file name when other JSON objects share the
+	// location; empty for any .json object.
+	File        string
 	Description string
 }
 
 // MetaTables are the meta tables the crawl registers.
 var MetaTables = []MetaTable{
-	{"watermarks", "_meta/watermarks/history/", "every watermark advance of every table (ingest)"},
-	{"dq_results", "_meta/dq/", "one Glue-shaped data-quality result per bronze object"},
-	{"executions", "_meta/executions/", "histories of local state machine executions"},
+	{"watermarks", "_meta/watermarks/history/", "", "every watermark advance of every table (ingest)"},
+	{"dq_results", "_meta/dq/", "", "one Glue-shaped data-quality result per bronze object"},
+	{"executions", "_meta/executions/", "execution.json", "local state machine executions (lake run); in AWS, Step Functions keeps them"},
+}
+
+// suffix is what the keys of the table's records end with.
+func (m MetaTable) suffix() string {
+	if m.File != "" {
+		return "/" + m.File
+	}
+	return ".json"
 }
 
 // Crawler crawls one lake into one catalog.
@@ -352,7 +363,7 @@ func parquetColumns(ctx context.Context, s store.Store, info store.ObjectInfo) (
 // changed type keeps the catalogued one (meta records are the lake's own,
 // and their readers accept either).
 func (c *Crawler) crawlJSON(ctx context.Context, m MetaTable, keys []string) (*TableResult, error) {
-	infos, err := c.objects(ctx, m.Location, ".json", keys)
+	infos, err := c.objects(ctx, m.Location, m.suffix(), keys)
 	if err != nil {
 		return nil, err
 	}
@@ -362,7 +373,7 @@ func (c *Crawler) crawlJSON(ctx context.Context, m MetaTable, keys []string) (*T
 	}
 	if len(keys) > 0 && len(infos) == 0 && cur == nil {
 		// Nothing of this table among the objects: sample what is there.
-		if infos, err = c.objects(ctx, m.Location, ".json", nil); err != nil {
+		if infos, err = c.objects(ctx, m.Location, m.suffix(), nil); err != nil {
 			return nil, err
 		}
 	}
@@ -381,7 +392,7 @@ func (c *Crawler) crawlJSON(ctx context.Context, m MetaTable, keys []string) (*T
 		sampled = append(sampled, cols)
 	}
 	res := &TableResult{Table: DatabaseMeta + "." + m.Name, Objects: len(infos)}
-	def := catalog.Table{Database: DatabaseMeta, Name: m.Name, Description: m.Description, Location: m.Location, Format: catalog.FormatJSON}
+	def := catalog.Table{Database: DatabaseMeta, Name: m.Name, Description: m.Description, Location: m.Location, Format: catalog.FormatJSON, Files: m.File}
 	if _, err := catalog.Update(ctx, c.Catalog, DatabaseMeta, m.Name, func(cur *catalog.Table) (*catalog.Table, error) {
 		next := def
 		res.Created, res.AddedColumns = cur == nil, nil

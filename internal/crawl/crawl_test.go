@@ -361,3 +361,21 @@ func TestJSONRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestExecutionsTable checks that meta.executions is built from the
+// execution.json records only, not the history.json beside them.
+func TestExecutionsTable(t *testing.T) {
+	l := newLake(t)
+	l.put(t, "_meta/executions/run-1/history.json", []byte(`{"events": [{"id": 1, "type": "ExecutionStarted"}]}`))
+	l.put(t, "_meta/executions/run-1/execution.json", []byte(`{"name": "run-1", "status": "SUCCEEDED", "startDate": "2024-01-01T00:00:00Z"}`))
+	if _, err := l.crawler.Crawl(ctx, crawl.Input{}); err != nil {
+		t.Fatal(err)
+	}
+	tab := l.table(t, "meta", "executions")
+	if got, want := columnList(tab.Columns), "name string, status string, startdate string"; got != want {
+		t.Errorf("columns = %s, want %s", got, want)
+	}
+	if got, want := tab.Files, "execution.json"; got != want {
+		t.Errorf("Files = %q, want %q", got, want)
+	}
+}

@@ -1,12 +1,14 @@
 package query
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -27,7 +29,7 @@ func mirrorTable(ctx context.Context, s store.Store, dir string, t *catalog.Tabl
 		if err != nil {
 			return fmt.Errorf("query: mirror %s.%s: %w", t.Database, t.Name, err)
 		}
-		if !strings.HasSuffix(info.Key, "."+string(t.Format)) {
+		if ok, _ := filepath.Match(cmp.Or(t.Files, "*."+string(t.Format)), path.Base(info.Key)); !ok {
 			continue
 		}
 		path := filepath.Join(dir, filepath.FromSlash(info.Key))

@@ -26,6 +26,7 @@
 package query
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/hex"
@@ -130,7 +131,8 @@ func (e *Engine) setup(ctx context.Context, s store.Store, cat catalog.Catalog, 
 func Views(t *catalog.Table, root string) []string {
 	name := ident(t.Database) + "." + ident(t.Name)
 	if t.Format == catalog.FormatJSON {
-		src := fmt.Sprintf("read_json_auto(%s, union_by_name = true, format = 'auto')", literal(root+"/"+t.Location+"**/*.json"))
+		files := cmp.Or(t.Files, "*.json")
+		src := fmt.Sprintf("read_json_auto(%s, union_by_name = true, format = 'auto')", literal(root+"/"+t.Location+"**/"+files))
 		return []string{fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM %s", name, src)}
 	}
 	cols := make([]string, 0, len(t.Columns)+len(t.PartitionKeys))

@@ -125,6 +125,7 @@ func Run(t *testing.T, opts Options, newCatalog func(t *testing.T) catalog.Catal
 				{"location without slash", func(t *catalog.Table) { t.Location = "silver/staging/orders" }},
 				{"unknown format", func(t *catalog.Table) { t.Format = "csv" }},
 				{"cursor not a column", func(t *catalog.Table) { t.Cursor = "nope" }},
+				{"files pattern with a folder", func(t *catalog.Table) { t.Files = "a/*.json" }},
 			} {
 				t.Run(tc.description, func(t *testing.T) {
 					tab := Orders()
@@ -133,6 +134,21 @@ func Run(t *testing.T, opts Options, newCatalog func(t *testing.T) catalog.Catal
 						t.Errorf("PutTable = %v, want ErrInvalid", err)
 					}
 				})
+			}
+		}},
+		{"MetaTable", func(t *testing.T, c catalog.Catalog) {
+			mustDB(t, c, "meta")
+			want := &catalog.Table{
+				Database: "meta", Name: "executions", Location: "_meta/executions/", Format: catalog.FormatJSON, Files: "execution.json",
+				Columns: []catalog.Column{{Name: "name", Type: "string"}, {Name: "input", Type: "struct<table:string,parts:array<bigint>>"}},
+			}
+			mustPut(t, c, want)
+			got, err := c.GetTable(ctx, "meta", "executions")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !catalog.SameDefinition(got, want) {
+				t.Errorf("GetTable = %+v, want %+v", got, want)
 			}
 		}},
 		{"ListTables", func(t *testing.T, c catalog.Catalog) {

@@ -6,8 +6,9 @@
 // them, so Athena sees new data without a Glue crawler (docs/catalog.md says
 // why). Every write is idempotent: AlreadyExistsException is success.
 //
-// A table's primary key and cursor are kept in its Parameters as
-// lake.primary_key (comma-separated) and lake.cursor.
+// A table's primary key, cursor and file-name glob are kept in its
+// Parameters as lake.primary_key (comma-separated), lake.cursor and
+// lake.files.
 package gluecatalog
 
 import (
@@ -30,6 +31,7 @@ var _ catalog.Catalog = (*Catalog)(nil)
 const (
 	paramPrimaryKey = "lake.primary_key"
 	paramCursor     = "lake.cursor"
+	paramFiles      = "lake.files"
 )
 
 // Serialization of each format, as Athena expects it.
@@ -271,6 +273,9 @@ func (c *Catalog) toGlue(t *catalog.Table) *types.TableInput {
 	if t.Cursor != "" {
 		params[paramCursor] = t.Cursor
 	}
+	if t.Files != "" {
+		params[paramFiles] = t.Files
+	}
 	var desc *string
 	if t.Description != "" {
 		desc = aws.String(t.Description)
@@ -299,6 +304,7 @@ func (c *Catalog) fromGlue(database string, gt *types.Table) (*catalog.Table, er
 		PartitionKeys: fromGlueColumns(gt.PartitionKeys),
 		Format:        catalog.Format(gt.Parameters["classification"]),
 		Cursor:        gt.Parameters[paramCursor],
+		Files:         gt.Parameters[paramFiles],
 		Version:       aws.ToString(gt.VersionId),
 	}
 	if pk := gt.Parameters[paramPrimaryKey]; pk != "" {
