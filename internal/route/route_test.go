@@ -1,0 +1,355 @@
+package route_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/medallionlake/lake/internal/route"
+	"github.com/medallionlake/lake/internal/store"
+	"github.com/medallionlake/lake/internal/validate"
+	vt "github.com/medallionlake/lake/internal/validate/validatetest"
+)
+
+// checkDone checks what every routed object must leave behind: the
+// archive byte for byte, no bronze object, the route record, and rows in
+// = silver rows + discarded rows, both by the output and by reading back.
+func checkDone(t *testing.T, l *vt.Lake, data []byte, r route.Output) {
+	t.Helper()
+	if got := vt.Get(t, l.Store, r.ArchiveKey); !bytes.Equal(got, data) {
+		t.Errorf("archive %s differs from the bronze object", r.ArchiveKey)
+	}
+	if _, err := l.Store.Stat(context.Background(), key); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("bronze object still there after route: %v", err)
+	}
+	var rec route.Record
+	if err := json.Unmarshal(vt.Get(t, l.Store, r.RecordKey), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Output.RowsIn != r.RowsIn || rec.SilverRows != r.SilverRows {
+		t.Errorf("route record %+v differs from output %+v", rec.Output, r)
+	}
+	silver, disc := allRows(t, l.Store, "silver/"), allRows(t, l.Store, "discarded/orders/rows/")
+	if got, want := r.SilverRows+r.DiscardedRows, r.RowsIn; got != want {
+		t.Errorf("silver %d + discarded %d = %d, rows in %d", r.SilverRows, r.DiscardedRows, got, want)
+	}
+	if int64(len(silver)) != r.SilverRows || int64(len(disc)) != r.DiscardedRows {
+		t.Errorf("read back %d silver and %d discarded rows, output says %d and %d", len(silver), len(disc), r.SilverRows, r.DiscardedRows)
+	}
+}
+
+func TestRoutePass(t *testing.T) {
+	l := vt.NewLake(t)
+	rows := vt.GoodRows(30) // 14 on 2026-01-01 (from 10:00), 16 on 2026-01-02
+	data := vt.OrdersParquet(t, rows)
+	vt.Put(t, l.Store, key, data)
+	v, r := run(t, lakeDeps(l), key)
+	if v.Verdict != validate.Pass || r.Verdict != validate.Pass || r.RowsIn != 30 || r.SilverRows != 30 || r.DiscardedRows != 0 {
+		t.Fatalf("validate %s, route %+v; want PASS, 30 rows to silver", v.Verdict, r)
+	}
+	checkDone(t, l, data, r)
+	if got, want := r.Partitions, []string{"dt=2026-01-01", "dt=2026-01-02"}; !slices.Equal(got, want) {
+		t.Errorf("partitions %v, want %v", got, want)
+	}
+	for _, tc := range []struct {
+		part string
+		n    int
+	}{{"dt=2026-01-01", 14}, {"dt=2026-01-02", 16}} {
+		k := validate.KeysFor("orders", key, v.ETag).Silver(tc.part, 0)
+		got := rowsOf(t, l.Store, k)
+		if len(got) != tc.n {
+			t.Errorf("%s has %d rows, want %d", k, len(got), tc.n)
+		}
+		for _, row := range got {
+			if !strings.HasPrefix(row["created_at"].(string), strings.TrimPrefix(tc.part, "dt=")) {
+				t.Errorf("%s holds a row created at %v", k, row["created_at"])
+			}
+			if len(row) != 7 || row["amount"] == nil || row["status"] != "PAID" {
+				t.Errorf("silver row %v, want the 7 source columns unchanged", row)
+			}
+		}
+	}
+	if got := keys(t, l.Store, "discarded/"); len(got) != 0 {
+		t.Errorf("discarded has %v, want nothing", got)
+	}
+}
+
+func TestRouteSplit(t *testing.T) {
+	l := vt.NewLake(t)
+	rows := vt.GoodRows(20)
+	rows[2].Status = vt.P("paid")
+	rows[5].AmountCents = vt.P(int64(-5))
+	rows[7].Customer = nil
+	rows[9].ID = vt.P(int64(9)) // duplicates row 8's id
+	rows[11].Currency = vt.P("usd")
+	rows[11].Status = vt.P("LOST")
+	data := vt.OrdersParquet(t, rows)
+	vt.Put(t, l.Store, key, data)
+	v, r := run(t, lakeDeps(l), key)
+	if v.Verdict != validate.Split || r.Verdict != validate.Split || r.RowsIn != 20 || r.SilverRows != 14 || r.DiscardedRows != 6 {
+		t.Fatalf("validate %s, route %+v; want SPLIT, 14 rows to silver, 6 to discarded", v.Verdict, r)
+	}
+	checkDone(t, l, data, r)
+	if got, want := ids(allRows(t, l.Store, "silver/")), []int64{1, 2, 4, 5, 7, 11, 13, 14, 15, 16, 17, 18, 19, 20}; !slices.Equal(got, want) {
+		t.Errorf("silver ids %v, want %v", got, want)
+	}
+	disc := rowsOf(t, l.Store, validate.KeysFor("orders", key, v.ETag).DiscardedRows(0))
+	type want struct {
+		fail, values []string
+	}
+	wants := map[int64]want{
+		3:  {[]string{`ColumnValues "status" in $valid_statuses`}, []string{"paid"}},
+		6:  {[]string{`ColumnValues "amount" between 0 and 1000000`}, []string{"-0.05"}},
+		8:  {[]string{`IsComplete "customer_id"`, `ColumnValues "customer_id" > 0`}, []string{"NULL", "NULL"}},
+		9:  {[]string{`IsUnique "order_id"`}, []string{"9"}},
+		10: {[]string{`IsUnique "order_id"`}, []string{"9"}},
+		12: {[]string{`ColumnValues "status" in $valid_statuses`, `ColumnValues "currency" matches "[A-Z]{3}"`}, []string{"LOST", "usd"}},
+	}
+	if len(disc) != len(wants) {
+		t.Fatalf("%d discarded rows, want %d", len(disc), len(wants))
+	}
+	for _, row := range disc {
+		id := int64(row["order_id"].(float64))
+		if id == 9 && row["customer_id"].(float64) == 110 { // row 10 carries id 9 and customer 110
+			id = 10
+		}
+		w, ok := wants[id]
+		if !ok {
+			t.Errorf("row %v discarded, want it in silver", row)
+			continue
+		}
+		if got := strs(row["DataQualityRulesFail"]); !slices.Equal(got, w.fail) {
+			t.Errorf("row %d: DataQualityRulesFail %q, want %q", id, got, w.fail)
+		}
+		if got := strs(row["DataQualityFailedValues"]); !slices.Equal(got, w.values) {
+			t.Errorf("row %d: DataQualityFailedValues %q, want %q", id, got, w.values)
+		}
+		if row["DataQualityEvaluationResult"] != "Failed" {
+			t.Errorf("row %d: DataQualityEvaluationResult %v, want Failed", id, row["DataQualityEvaluationResult"])
+		}
+		pass, skip := strs(row["DataQualityRulesPass"]), strs(row["DataQualityRulesSkip"])
+		if !slices.Contains(skip, "RowCount > 0") || len(pass)+len(skip)+len(w.fail) != 12 {
+			t.Errorf("row %d: pass %q skip %q: want the other rules of the 12, RowCount skipped", id, pass, skip)
+		}
+		if row["created_at"] == nil || row["currency"] == nil && id != 8 {
+			t.Errorf("row %d: source columns missing: %v", id, row)
+		}
+	}
+}
+
+func TestRouteReject(t *testing.T) {
+	l := vt.NewLake(t)
+	l.Tables = customTables(t, `Rules = [ RowCount > 100, ColumnValues "status" in ["PAID"] ]`)
+	rows := vt.GoodRows(5)
+	rows[1].Status = vt.P("LOST")
+	data := vt.OrdersParquet(t, rows)
+	vt.Put(t, l.Store, key, data)
+	v, r := run(t, lakeDeps(l), key)
+	if v.Verdict != validate.Reject || r.Verdict != validate.Reject || r.RowsIn != 5 || r.SilverRows != 0 || r.DiscardedRows != 5 || r.QuarantineKey != "" {
+		t.Fatalf("validate %s, route %+v; want REJECT, every row to discarded", v.Verdict, r)
+	}
+	checkDone(t, l, data, r)
+	for _, row := range allRows(t, l.Store, "discarded/orders/rows/") {
+		fail, vals := strs(row["DataQualityRulesFail"]), strs(row["DataQualityFailedValues"])
+		wantFail := []string{"RowCount > 100"}
+		if row["order_id"].(float64) == 2 {
+			wantFail = []string{`ColumnValues "status" in ["PAID"]`, "RowCount > 100"}
+		}
+		if !slices.Equal(fail, wantFail) || len(vals) != len(fail) || !strings.Contains(vals[len(vals)-1], "5") {
+			t.Errorf("row %v: DataQualityRulesFail %q values %q, want %q with the row count's failure", row["order_id"], fail, vals, wantFail)
+		}
+		if skip := strs(row["DataQualityRulesSkip"]); len(skip) != 0 || row["DataQualityEvaluationResult"] != "Failed" {
+			t.Errorf("row %v: skip %q result %v, want no skipped rule, Failed", row["order_id"], skip, row["DataQualityEvaluationResult"])
+		}
+	}
+}
+
+func TestRouteBadInput(t *testing.T) {
+	for _, tc := range vt.BadInputs(t) {
+		t.Run(tc.Name, func(t *testing.T) {
+			l := vt.NewLake(t)
+			vt.Put(t, l.Store, key, tc.Data)
+			v, r := run(t, lakeDeps(l), key)
+			if v.Verdict != validate.Reject || r.Verdict != validate.Reject || r.Problem == nil || r.Problem.Kind != tc.Kind {
+				t.Fatalf("validate %s, route %+v; want REJECT with %s", v.Verdict, r, tc.Kind)
+			}
+			checkDone(t, l, tc.Data, r)
+			if got := vt.Get(t, l.Store, r.QuarantineKey); !bytes.Equal(got, tc.Data) {
+				t.Errorf("quarantined copy differs from the object")
+			}
+			if !strings.HasSuffix(r.QuarantineKey, "/part-0.parquet") {
+				t.Errorf("quarantine key %s, want the object's file name", r.QuarantineKey)
+			}
+			var rep route.QuarantineReport
+			k := validate.KeysFor("orders", key, v.ETag)
+			if err := json.Unmarshal(vt.Get(t, l.Store, k.QuarantineReport()), &rep); err != nil {
+				t.Fatal(err)
+			}
+			if rep.Object != key || rep.ETag != v.ETag || rep.Problem.Kind != tc.Kind || rep.Problem.Detail == "" ||
+				rep.QuarantinedAt.IsZero() || rep.Archive != r.ArchiveKey {
+				t.Errorf("report %+v", rep)
+			}
+			if got := keys(t, l.Store, "silver/"); len(got) != 0 {
+				t.Errorf("silver has %v", got)
+			}
+		})
+	}
+}
+
+// TestRouteArchiveFirst injects a failure into the archive write: the
+// step fails with the retryable error, and nothing has left bronze or
+// been written anywhere else.
+func TestRouteArchiveFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"parquet", vt.OrdersParquet(t, vt.GoodRows(10))},
+		{"csv", vt.BadInputs(t)[2].Data},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := vt.NewLake(t)
+			info := vt.Put(t, l.Store, key, tc.data)
+			d := lakeDeps(l)
+			d.Archive = failingStore{Store: l.Store, prefix: "archive/"}
+			_, err := route.Route(context.Background(), d, validate.Output{Key: key, ETag: info.ETag})
+			var su *store.StoreUnavailableError
+			if !errors.As(err, &su) {
+				t.Fatalf("route with a failing archive: %v (%T), want *store.StoreUnavailableError", err, err)
+			}
+			if got := vt.Get(t, l.Store, key); !bytes.Equal(got, tc.data) {
+				t.Errorf("bronze object changed")
+			}
+			for _, p := range []string{"archive/", "silver/", "discarded/", "_meta/routes/", "_meta/dq/"} {
+				if got := keys(t, l.Store, p); len(got) != 0 {
+					t.Errorf("%s has %v before the archive was written", p, got)
+				}
+			}
+		})
+	}
+}
+
+// TestRouteIdempotent: a duplicate event, a retry after a crash before
+// the bronze delete, and a retry after a crash midway all end with the
+// same keys and rows as one clean run.
+func TestRouteIdempotent(t *testing.T) {
+	rows := vt.GoodRows(40)
+	rows[3].Status = vt.P("paid")
+	data := vt.OrdersParquet(t, rows)
+	ctx := context.Background()
+
+	clean := vt.NewLake(t)
+	vt.Put(t, clean.Store, key, data)
+	_, want := run(t, lakeDeps(clean), key)
+	wantKeys := keys(t, clean.Store, "")
+
+	l := vt.NewLake(t)
+	info := vt.Put(t, l.Store, key, data)
+	d := lakeDeps(l)
+	// crash midway: the route record cannot be written
+	crash := d
+	crash.Lake = failingStore{Store: l.Store, prefix: "_meta/routes/"}
+	in := validate.Output{Key: key, ETag: info.ETag}
+	if _, err := route.Route(ctx, crash, in); err == nil {
+		t.Fatal("route with a failing record write succeeded")
+	}
+	if _, err := l.Store.Stat(ctx, key); err != nil {
+		t.Fatalf("bronze object gone after a failed route: %v", err)
+	}
+	// the retry
+	got, err := route.Route(ctx, d, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SilverRows != want.SilverRows || got.DiscardedRows != want.DiscardedRows || got.AlreadyRouted {
+		t.Errorf("retry %+v, clean run %+v", got, want)
+	}
+	// crash before the bronze delete: the object is back, same version
+	vt.Put(t, l.Store, key, data)
+	again, err := route.Route(ctx, d, in)
+	if err != nil || !again.AlreadyRouted || again.SilverRows != want.SilverRows {
+		t.Errorf("route after the record: %+v, %v; want AlreadyRouted with the record's counts", again, err)
+	}
+	if _, err := l.Store.Stat(ctx, key); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("bronze object not deleted by the second route: %v", err)
+	}
+	// a duplicate event: validate says DONE, route says AlreadyRouted
+	v, err := validate.Validate(ctx, d.Deps, validate.Input{Key: key, ETag: info.ETag})
+	if err != nil || v.Verdict != validate.Done {
+		t.Errorf("duplicate event: validate %+v, %v; want DONE", v, err)
+	}
+	if r, err := route.Route(ctx, d, in); err != nil || !r.AlreadyRouted {
+		t.Errorf("duplicate event: route %+v, %v; want AlreadyRouted", r, err)
+	}
+
+	// same keys as the clean run, same silver and discarded bytes
+	gotKeys := keys(t, l.Store, "")
+	if !slices.Equal(gotKeys, wantKeys) {
+		t.Fatalf("keys after retries:\n%v\nclean run:\n%v", gotKeys, wantKeys)
+	}
+	for _, k := range gotKeys {
+		if strings.HasSuffix(k, ".parquet") && !bytes.Equal(vt.Get(t, l.Store, k), vt.Get(t, clean.Store, k)) {
+			t.Errorf("%s differs from the clean run's", k)
+		}
+	}
+}
+
+// TestRouteManyPartitions caps the open partition writers below the
+// partitions of the object: several passes, one object per partition.
+func TestRouteManyPartitions(t *testing.T) {
+	l := vt.NewLake(t)
+	rows := vt.GoodRows(24 * 7) // 7 days and a bit
+	data := vt.OrdersParquet(t, rows)
+	vt.Put(t, l.Store, key, data)
+	d := lakeDeps(l)
+	d.MaxOpenPartitions = 2
+	_, r := run(t, d, key)
+	checkDone(t, l, data, r)
+	if r.SilverRows != int64(len(rows)) || len(r.Partitions) != 8 || r.SilverObjects != 8 {
+		t.Fatalf("route %+v; want %d rows in 8 partitions, one object each", r, len(rows))
+	}
+	seen := map[float64]bool{}
+	for _, row := range allRows(t, l.Store, "silver/") {
+		id := row["order_id"].(float64)
+		if seen[id] {
+			t.Errorf("order %v in silver twice", id)
+		}
+		seen[id] = true
+	}
+}
+
+// TestRouteNullPartition: rows whose partition column is NULL go to
+// Hive's default partition.
+func TestRouteNullPartition(t *testing.T) {
+	l := vt.NewLake(t)
+	l.Tables = customTables(t, `Rules = [ IsComplete "order_id" ]`)
+	rows := vt.GoodRows(3)
+	rows[1].CreatedAt = nil
+	vt.Put(t, l.Store, key, vt.OrdersParquet(t, rows))
+	v, r := run(t, lakeDeps(l), key)
+	if r.SilverRows != 3 || !slices.Equal(r.Partitions, []string{"dt=2026-01-01", "dt=__HIVE_DEFAULT_PARTITION__"}) {
+		t.Fatalf("route %+v", r)
+	}
+	got := rowsOf(t, l.Store, validate.KeysFor("orders", key, v.ETag).Silver("dt=__HIVE_DEFAULT_PARTITION__", 0))
+	if len(got) != 1 || got[0]["order_id"].(float64) != 2 {
+		t.Errorf("default partition holds %v, want order 2", got)
+	}
+}
+
+// TestRouteSuperseded: the object was replaced between the event and the
+// route step: nothing is written, the new version stays for its event.
+func TestRouteSuperseded(t *testing.T) {
+	l := vt.NewLake(t)
+	vt.Put(t, l.Store, key, vt.OrdersParquet(t, vt.GoodRows(3)))
+	r, err := route.Route(context.Background(), lakeDeps(l), validate.Output{Key: key, ETag: "an-old-etag"})
+	if err != nil || r.Verdict != validate.Done {
+		t.Fatalf("route %+v, %v; want DONE", r, err)
+	}
+	if got := keys(t, l.Store, ""); len(got) != 2 { // the object and schema.json
+		t.Errorf("lake holds %v", got)
+	}
+}
