@@ -70,9 +70,10 @@ func (m *Machine) Run(ctx context.Context, input json.RawMessage, opts RunOption
 	if m.def.timeout > 0 {
 		stop := make(chan struct{})
 		defer close(stop)
+		expired := m.clock.After(m.def.timeout)
 		go func() {
 			select {
-			case <-m.clock.After(m.def.timeout):
+			case <-expired:
 				timedOut.Do(func() { isTimedOut = true })
 				cancel()
 			case <-stop:

@@ -155,6 +155,16 @@ func (x *execution) invoke(ctx context.Context, st *state, in []byte) (json.RawM
 	hb := &heartbeat{clock: clock, every: hbEvery, last: clock.Now()}
 	hctx = context.WithValue(hctx, heartbeatKey{}, hb)
 
+	// Arm the timers before the handler runs: it may move a fake clock.
+	var deadline time.Time
+	var timeoutC, beatC <-chan time.Time
+	if st.timeout > 0 {
+		deadline = clock.Now().Add(time.Duration(st.timeout) * time.Second)
+		timeoutC = clock.After(time.Duration(st.timeout) * time.Second)
+	}
+	if st.heartbeat > 0 {
+		beatC = clock.After(hbEvery)
+	}
 	type reply struct {
 		out json.RawMessage
 		err error
@@ -170,15 +180,6 @@ func (x *execution) invoke(ctx context.Context, st *state, in []byte) (json.RawM
 		done <- reply{out, err}
 	}()
 
-	var deadline time.Time
-	var timeoutC, beatC <-chan time.Time
-	if st.timeout > 0 {
-		deadline = clock.Now().Add(time.Duration(st.timeout) * time.Second)
-		timeoutC = clock.After(time.Duration(st.timeout) * time.Second)
-	}
-	if st.heartbeat > 0 {
-		beatC = clock.After(hbEvery)
-	}
 	timedOut := func() *failure {
 		return &failure{name: ErrTimeout, cause: fmt.Sprintf("The task did not finish within its TimeoutSeconds (%d).", st.timeout), fromTask: true}
 	}
