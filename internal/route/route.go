@@ -173,4 +173,3 @@ func sortedLabels(m map[int64]string) []string {
 	slices.Sort(out)
 	return out
 }
-

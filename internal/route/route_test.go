@@ -11,6 +11,8 @@ import (
 
 	"github.com/medallionlake/lake/internal/route"
 	"github.com/medallionlake/lake/internal/store"
+	"github.com/medallionlake/lake/internal/store/s3store"
+	"github.com/medallionlake/lake/internal/testenv"
 	"github.com/medallionlake/lake/internal/validate"
 	vt "github.com/medallionlake/lake/internal/validate/validatetest"
 )
@@ -351,5 +353,44 @@ func TestRouteSuperseded(t *testing.T) {
 	}
 	if got := keys(t, l.Store, ""); len(got) != 2 { // the object and schema.json
 		t.Errorf("lake holds %v", got)
+	}
+}
+
+// TestRouteS3 runs validate and route against a lake in an S3 bucket
+// (versitygw), with the archive in a second bucket, as in AWS.
+func TestRouteS3(t *testing.T) {
+	ctx := context.Background()
+	open := func() *s3store.Store {
+		cfg := testenv.S3(t)
+		st, err := s3store.New(ctx, s3store.Options{Bucket: cfg.Bucket, Region: cfg.Region, Endpoint: cfg.Endpoint, PathStyle: true, AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	lake, archive := open(), open()
+	fl := vt.NewLake(t) // for the contracts
+	vt.WriteOrdersSchema(t, lake)
+	rows := vt.GoodRows(30)
+	rows[4].Status = vt.P("paid")
+	data := vt.OrdersParquet(t, rows)
+	vt.Put(t, lake, key, data)
+	d := route.Deps{Deps: validate.Deps{Lake: lake, Tables: fl.Tables}, Archive: archive}
+	v, r := run(t, d, key)
+	if v.Verdict != validate.Split || r.SilverRows != 29 || r.DiscardedRows != 1 || r.RowsIn != 30 {
+		t.Fatalf("validate %s, route %+v; want SPLIT 29 + 1", v.Verdict, r)
+	}
+	if got := vt.Get(t, archive, r.ArchiveKey); !bytes.Equal(got, data) {
+		t.Errorf("archive differs from the object")
+	}
+	if _, err := lake.Stat(ctx, key); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("bronze object after route: %v", err)
+	}
+	if got, want := len(allRows(t, lake, "silver/")), 29; got != want {
+		t.Errorf("%d silver rows in S3, want %d", got, want)
+	}
+	// a duplicate event
+	if v, err := validate.Validate(ctx, d.Deps, validate.Input{Key: key, ETag: v.ETag}); err != nil || v.Verdict != validate.Done {
+		t.Errorf("duplicate event: %+v, %v; want DONE", v, err)
 	}
 }

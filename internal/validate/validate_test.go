@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/validate"
