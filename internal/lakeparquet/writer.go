@@ -31,7 +31,7 @@ const (
 	DefaultTargetObjectBytes = 128 << 20
 	// DefaultRowGroupRows bounds the memory of the row group being built
 	// (its encoded pages stay in memory until it is complete).
-	DefaultRowGroupRows = 512 * 1024
+	DefaultRowGroupRows = 256 * 1024
 	// DefaultCompressionLevel is zstd's level 1: most of the size benefit
 	// of zstd at a fraction of the CPU of higher levels.
 	DefaultCompressionLevel = 1

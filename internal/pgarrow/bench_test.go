@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -19,7 +21,14 @@ import (
 	"github.com/medallionlake/lake/internal/testenv"
 )
 
-const benchRows = 1_000_000
+// benchRows is the size of the benchmark's orders table: 1,000,000, or
+// LAKE_BENCH_ROWS.
+var benchRows = func() int64 {
+	if n, err := strconv.ParseInt(os.Getenv("LAKE_BENCH_ROWS"), 10, 64); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}()
 
 var (
 	benchOnce sync.Once
@@ -27,9 +36,10 @@ var (
 	benchErr  error
 )
 
-// benchDatabase returns the URL of database bench_orders on the test
-// cluster, holding the 1M-row orders table; it is created and seeded once
-// and kept, so that later runs against the same cluster skip seeding.
+// benchDatabase returns the URL of database bench_orders_<benchRows> on
+// the test cluster, holding an orders table of benchRows rows; it is
+// created and seeded once and kept, so that later runs against the same
+// cluster (LAKE_TEST_PG_URL) skip seeding.
 func benchDatabase(b *testing.B) string {
 	benchOnce.Do(func() {
 		admin, err := testenv.PostgresURL()
@@ -44,19 +54,20 @@ func benchDatabase(b *testing.B) string {
 			return
 		}
 		defer conn.Close(ctx)
+		name := fmt.Sprintf("bench_orders_%d", benchRows)
 		var exists bool
-		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_database WHERE datname = 'bench_orders')").Scan(&exists); err != nil {
+		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
 			benchErr = err
 			return
 		}
 		if !exists {
-			if _, err := conn.Exec(ctx, "CREATE DATABASE bench_orders"); err != nil {
+			if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 				benchErr = err
 				return
 			}
 		}
 		u, _ := url.Parse(admin)
-		u.Path = "/bench_orders"
+		u.Path = "/" + name
 		benchURL = u.String()
 		db, err := pgx.Connect(ctx, benchURL)
 		if err != nil {
@@ -82,7 +93,7 @@ func benchDatabase(b *testing.B) string {
 	return benchURL
 }
 
-// BenchmarkStreamToParquet extracts the 1M-row orders table to Parquet
+// BenchmarkStreamToParquet extracts the orders table (1M rows by default) to Parquet
 // objects in a local lake (Describe, Stream, lakeparquet) and, in the same
 // iteration, runs COPY (SELECT * FROM orders) TO STDOUT (FORMAT binary)
 // into io.Discard. It reports the ratio of the two wall times (the issue's
@@ -118,7 +129,7 @@ func BenchmarkStreamToParquet(b *testing.B) {
 	}
 	b.ReportMetric(float64(ingestTime)/float64(copyTime), "ratio")
 	b.ReportMetric(float64(benchRows)*float64(b.N)/ingestTime.Seconds(), "rows/s")
-	b.ReportMetric(float64(bytes)/float64(benchRows*b.N), "B/row")
+	b.ReportMetric(float64(bytes)/float64(benchRows*int64(b.N)), "B/row")
 	b.ReportMetric(copyTime.Seconds()/float64(b.N), "copy-s/op")
 }
 

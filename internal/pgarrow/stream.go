@@ -14,7 +14,7 @@ import (
 
 // DefaultBatchRows is a batch size that keeps per-batch overhead low and a
 // batch of a typical table within a few MiB.
-const DefaultBatchRows = 64 * 1024
+const DefaultBatchRows = 32 * 1024
 
 // Stream runs query in tx with args and emits its rows as Arrow record
 // batches of t.Arrow's schema, each of at most batchRows rows (<= 0 means
