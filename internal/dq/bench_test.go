@@ -18,6 +18,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2"
 
 	"github.com/medallionlake/lake/internal/dq"
+	"github.com/medallionlake/lake/internal/dqdl"
 	"github.com/medallionlake/lake/internal/testenv"
 )
 
@@ -155,4 +156,35 @@ func bestOf(n int, f func()) time.Duration {
 		}
 	}
 	return best
+}
+
+// BenchmarkValidate measures Validate in-process on generated orders
+// (LAKE_BENCH_ROWS rows, default 200,000) with schemas/orders.dqdl.
+func BenchmarkValidate(b *testing.B) {
+	rows := int64(200_000)
+	if s := os.Getenv("LAKE_BENCH_ROWS"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows = n
+	}
+	path := filepath.Join(b.TempDir(), "orders.parquet")
+	genOrdersFile(b, path, rows, benchDefects)
+	rs, err := dqdl.ParseFile(filepath.Join(testenv.RepoRoot(), "schemas", "orders.dqdl"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := dq.Validate(context.Background(), f, rs, dq.Options{}); err != nil {
+			b.Fatal(err)
+		}
+		f.Close()
+	}
+	b.ReportMetric(float64(rows*int64(b.N))/b.Elapsed().Seconds(), "rows/s")
 }

@@ -13,7 +13,7 @@ import (
 // evaluator needs beyond a batch: one entry per distinct value.
 type uniqSet struct {
 	cols   []*column
-	ints   map[int64]int64
+	ints   *intTable
 	decs   map[decimal128.Num]int64
 	floats map[float64]int64
 	strs   map[string]int64 // strings and multi-column keys
@@ -25,7 +25,7 @@ func newUniqSet(cols []*column, hint int64) *uniqSet {
 	h := int(min(hint, 1<<26))
 	switch {
 	case len(cols) == 1 && (cols[0].kind == kInt || cols[0].kind == kTime):
-		u.ints = make(map[int64]int64, h)
+		u.ints = newIntTable(int64(h))
 	case len(cols) == 1 && cols[0].kind == kDecimal:
 		u.decs = make(map[decimal128.Num]int64, h)
 	case len(cols) == 1 && cols[0].kind == kFloat:
@@ -39,7 +39,11 @@ func newUniqSet(cols []*column, hint int64) *uniqSet {
 func (u *uniqSet) unique() int64 { return u.once }
 
 func (u *uniqSet) distinct() int64 {
-	return int64(len(u.ints) + len(u.decs) + len(u.floats) + len(u.strs))
+	n := len(u.decs) + len(u.floats) + len(u.strs)
+	if u.ints != nil {
+		n += u.ints.n
+	}
+	return int64(n)
 }
 
 // boundKey reads keys from one batch.
@@ -80,7 +84,16 @@ func (u *uniqSet) bind(cols []arrow.Array) boundKey {
 	switch {
 	case u.ints != nil:
 		get := intGetter(arrs[0])
-		k.see = func(i int, row int64) (int64, bool) { return record(u, u.ints, get(i), row) }
+		k.see = func(i int, row int64) (int64, bool) {
+			first, dup, nowDup := u.ints.record(get(i), row)
+			switch {
+			case !dup:
+				u.once++
+			case nowDup:
+				u.once--
+			}
+			return first, dup
+		}
 	case u.decs != nil:
 		d := arrs[0].(*array.Decimal128)
 		k.see = func(i int, row int64) (int64, bool) { return record(u, u.decs, d.Value(i), row) }
