@@ -7,14 +7,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/medallionlake/lake/internal/asl"
+	"github.com/medallionlake/lake/internal/pipeline"
 )
 
 func init() {
 	register(command{
 		name:    "run",
-		summary: "run a state machine definition locally (--definition FILE.asl.json --input FILE.json)",
+		summary: "one local execution for a scheduled start, then one per object in bronze/landing/; or any definition with --definition",
 		run:     runCommand,
 	})
 }
@@ -24,19 +26,32 @@ func init() {
 var taskHandlers = map[string]asl.Handler{}
 
 func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, _ := newFlagSet("run", "--definition FILE.asl.json [--input FILE.json]", stderr)
-	def := fs.String("definition", "", "ASL definition to run with the local interpreter")
-	input := fs.String("input", "", "execution input JSON file (default {})")
+	fs, g := newFlagSet("run", "[--table T,...] [--parts N] [--format table|json] | --definition FILE.asl.json [--input FILE.json]", stderr)
+	def := fs.String("definition", "", "run this ASL definition instead of the pipeline, printing its output JSON alone on stdout")
+	input := fs.String("input", "", "with --definition: execution input JSON file (default {})")
+	tables := fs.String("table", "", "comma-separated tables for the scheduled start (default: all)")
+	parts := fs.Int("parts", 1, "key ranges per table, extracted in parallel by the Map state")
+	format := fs.String("format", "table", "summary format: table or json")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *def == "" {
-		return errors.New("--definition is required")
+	if *def != "" {
+		return runDefinition(ctx, *def, *input, stdout, stderr)
 	}
-	return runDefinition(ctx, *def, *input, stdout, stderr)
+	if *input != "" {
+		return errors.New("--input goes with --definition")
+	}
+	if *format != "table" && *format != "json" {
+		return fmt.Errorf("--format %q: want table or json", *format)
+	}
+	in := pipeline.StartInput{Source: "manual", Parts: *parts}
+	if *tables != "" {
+		in.Tables = strings.Split(*tables, ",")
+	}
+	return runPipeline(ctx, g, in, *format, stdout, stderr)
 }
 
 // runDefinition loads the ASL definition at defPath, runs it on the JSON

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/medallionlake/lake/internal/asl"
+	"github.com/medallionlake/lake/internal/localrun"
+	"github.com/medallionlake/lake/internal/pipeline"
+)
+
+// runSummary is what `lake run` prints on stdout.
+type runSummary struct {
+	Executions []executionLine `json:"executions"`
+	Layers     []localrun.Layer `json:"layers"`
+	Failed     int              `json:"failed"`
+	DurationMs int64            `json:"duration_ms"`
+}
+
+type executionLine struct {
+	Name   string          `json:"name"`
+	Start  string          `json:"start"` // "schedule" or the bronze key
+	Status string          `json:"status"`
+	Error  string          `json:"error,omitempty"`
+	Cause  string          `json:"cause,omitempty"`
+	Output json.RawMessage `json:"output,omitempty"`
+}
+
+// runPipeline is `lake run` without --definition: one execution for a
+// scheduled start (unless the source is unset and skipIngest), then one
+// for every object waiting in bronze/landing/, as EventBridge would start
+// them. It fails if any execution failed.
+func runPipeline(ctx context.Context, g *globals, in pipeline.StartInput, format string, stdout, stderr io.Writer) error {
+	t0 := time.Now()
+	loc, err := openLocal(ctx, g, localrun.Options{Log: stderr})
+	if err != nil {
+		return err
+	}
+	var sum runSummary
+	add := func(start string, e *asl.Execution) {
+		line := executionLine{Name: e.Name, Start: start, Status: e.Status, Error: e.Error, Cause: e.Cause}
+		if e.Status == asl.StatusSucceeded {
+			line.Output = e.Output
+		} else {
+			sum.Failed++
+		}
+		sum.Executions = append(sum.Executions, line)
+	}
+	if g.source != "" {
+		fmt.Fprintln(stderr, "lake run: scheduled start: ingest")
+		e, err := loc.runner.Start(ctx, in)
+		if err != nil {
+			return err
+		}
+		add("schedule", e)
+	} else {
+		fmt.Fprintln(stderr, "lake run: no --source / LAKE_SOURCE_URL: skipping ingest, processing bronze/landing/ only")
+	}
+	objs, err := loc.runner.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "lake run: %d object(s) waiting in %s\n", len(objs), localrun.LandingPrefix)
+	execs, err := loc.runner.Objects(ctx, objs)
+	for i, e := range execs {
+		if e != nil {
+			add(objs[i].Key, e)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if sum.Layers, err = localrun.Counts(ctx, loc.lake); err != nil {
+		return err
+	}
+	sum.DurationMs = time.Since(t0).Milliseconds()
+	if err := printRunSummary(stdout, format, &sum); err != nil {
+		return err
+	}
+	if sum.Failed > 0 {
+		return fmt.Errorf("%d of %d executions failed; see `lake executions NAME`", sum.Failed, len(sum.Executions))
+	}
+	return nil
+}
+
+func printRunSummary(w io.Writer, format string, sum *runSummary) error {
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sum)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "EXECUTION\tSTATUS\tSTARTED BY\tERROR")
+	for _, e := range sum.Executions {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, e.Status, e.Start, e.Error)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "LAYER\tOBJECTS\tROWS\tBYTES")
+	for _, l := range sum.Layers {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", l.Name, l.Objects, l.Rows, l.Bytes)
+	}
+	fmt.Fprintf(tw, "\n%d execution(s), %d failed, %.1fs\n", len(sum.Executions), sum.Failed, float64(sum.DurationMs)/1000)
+	return tw.Flush()
+}

@@ -1,0 +1,177 @@
+// Package localrun runs the deployed state machine definition on a laptop,
+// the way EventBridge and Step Functions run it in AWS: the embedded
+// statemachine/pipeline.asl.json, loaded by the local ASL interpreter with
+// its Task states bound to the pipeline's task code in process, started for
+// a schedule and for each object waiting in bronze/landing/.
+//
+// Imported by the lake command (`lake run`, `lake serve`).
+package localrun
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/medallionlake/lake/internal/asl"
+	"github.com/medallionlake/lake/internal/pipeline"
+	"github.com/medallionlake/lake/internal/store"
+	"github.com/medallionlake/lake/statemachine"
+)
+
+// LandingPrefix is where bronze objects wait to be validated and routed.
+const LandingPrefix = "bronze/landing/"
+
+// Bucket is the bucket name the local runner puts in Object Created events
+// (and substitutes for ${LakeBucket}) when the lake is not in S3.
+const Bucket = "local-lake"
+
+// Runner starts executions of the pipeline state machine.
+type Runner struct {
+	machine *asl.Machine
+	lake    store.Store
+	bucket  string
+	prefix  string
+	rec     asl.Recorder
+	log     io.Writer
+	now     func() time.Time
+	// Concurrency is how many object executions run at once (default 4).
+	Concurrency int
+}
+
+// Options configure a Runner.
+type Options struct {
+	// Bucket and Prefix are the lake's S3 location when it is in S3 (events
+	// then carry the real bucket and full key); empty for local lakes.
+	Bucket, Prefix string
+	// Log receives one line per execution started and ended (nil: none).
+	Log io.Writer
+	// Clock drives the interpreter (nil: real time).
+	Clock asl.Clock
+}
+
+// functionARN is the local ARN substituted for a task's function.
+func functionARN(task string) string {
+	return "arn:aws:lambda:local:000000000000:function:lake-" + task
+}
+
+// substitutions are template.yaml's DefinitionSubstitutions, for a local
+// run.
+func substitutions(bucket string) map[string]string {
+	return map[string]string{
+		"PlanFunctionArn":          functionARN("plan"),
+		"IngestFunctionArn":        functionARN("ingest"),
+		"ValidateFunctionArn":      functionARN("validate"),
+		"RouteFunctionArn":         functionARN("route"),
+		"CrawlFunctionArn":         functionARN("crawl"),
+		"RecordFailureFunctionArn": functionARN("recordfailure"),
+		"LakeBucket":               bucket,
+	}
+}
+
+// New loads the pipeline definition with p's tasks as its handlers. Every
+// execution's history is kept under _meta/executions/ in lake.
+func New(p *pipeline.Pipeline, lake store.Store, opts Options) (*Runner, error) {
+	bucket := opts.Bucket
+	if bucket == "" {
+		bucket = Bucket
+	}
+	handlers := map[string]asl.Handler{}
+	for name, h := range p.Handlers() {
+		handlers["lake-"+name] = h
+	}
+	m, err := asl.Load(statemachine.Pipeline, asl.Options{
+		Name:          "lake-pipeline",
+		Substitutions: substitutions(bucket),
+		Handlers:      handlers,
+		Clock:         opts.Clock,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("localrun: statemachine/pipeline.asl.json: %w", err)
+	}
+	log := opts.Log
+	if log == nil {
+		log = io.Discard
+	}
+	return &Runner{
+		machine: m, lake: lake, bucket: bucket, prefix: opts.Prefix,
+		rec: asl.NewStoreRecorder(lake), log: log, now: time.Now, Concurrency: 4,
+	}, nil
+}
+
+// Start runs one execution for a scheduled or manual start.
+func (r *Runner) Start(ctx context.Context, in pipeline.StartInput) (*asl.Execution, error) {
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	return r.run(ctx, "ingest", raw)
+}
+
+// Object runs one execution for an Object Created event of obj.
+func (r *Runner) Object(ctx context.Context, obj store.ObjectInfo) (*asl.Execution, error) {
+	key := obj.Key
+	if r.prefix != "" {
+		key = r.prefix + "/" + key
+	}
+	ev := pipeline.NewObjectCreatedEvent(r.bucket, key, obj.ETag, obj.Size, r.now().UTC().Format(time.RFC3339))
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	return r.run(ctx, obj.Key, raw)
+}
+
+func (r *Runner) run(ctx context.Context, what string, input []byte) (*asl.Execution, error) {
+	exec, err := r.machine.Run(ctx, input, asl.RunOptions{Recorder: r.rec})
+	if err != nil {
+		return exec, fmt.Errorf("localrun: %s: %w", what, err)
+	}
+	line := fmt.Sprintf("%s %s %s", exec.Name, exec.Status, what)
+	if exec.Error != "" {
+		line += fmt.Sprintf(": %s: %s", exec.Error, exec.Cause)
+	}
+	fmt.Fprintln(r.log, line)
+	return exec, nil
+}
+
+// Pending lists the objects waiting in bronze/landing/.
+func (r *Runner) Pending(ctx context.Context) ([]store.ObjectInfo, error) {
+	var out []store.ObjectInfo
+	for obj, err := range r.lake.List(ctx, LandingPrefix) {
+		if err != nil {
+			return nil, fmt.Errorf("localrun: list %s: %w", LandingPrefix, err)
+		}
+		out = append(out, obj)
+	}
+	return out, nil
+}
+
+// Objects runs one execution per object, Concurrency at a time, and
+// returns the executions in the order of objs. An error starting an
+// execution (not an execution that failed) is returned after the others
+// finish.
+func (r *Runner) Objects(ctx context.Context, objs []store.ObjectInfo) ([]*asl.Execution, error) {
+	execs := make([]*asl.Execution, len(objs))
+	errs := make([]error, len(objs))
+	n := max(r.Concurrency, 1)
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for i, obj := range objs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			execs[i], errs[i] = r.Object(ctx, obj)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return execs, err
+		}
+	}
+	return execs, nil
+}

@@ -1,0 +1,184 @@
+package localrun
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/medallionlake/lake/internal/pipeline"
+	"github.com/medallionlake/lake/internal/schedule"
+	"github.com/medallionlake/lake/internal/store"
+	"github.com/medallionlake/lake/internal/validate"
+)
+
+// ServePrefix is where `lake serve` keeps one marker per bronze object
+// version it has started an execution for.
+const ServePrefix = "_meta/serve/objects/"
+
+// ServeOptions configure Serve.
+type ServeOptions struct {
+	// Schedule starts the ingest path; nil: no scheduled starts.
+	Schedule schedule.Schedule
+	// Start is the input of each scheduled start.
+	Start pipeline.StartInput
+	// Poll is how often bronze/landing/ is listed (default 2s).
+	Poll time.Duration
+}
+
+// marker records that serve started an execution for one object version,
+// and whether it finished. A finished marker keeps a failed object from
+// being retried on every poll (replay it with `lake run`); a started
+// marker with no execution in flight is a serve that stopped mid-way, so
+// the object is run again (the route step is idempotent).
+type marker struct {
+	Key       string    `json:"key"`
+	ETag      string    `json:"etag"`
+	Execution string    `json:"execution,omitempty"`
+	Status    string    `json:"status"` // STARTED, or the execution's final status
+	At        time.Time `json:"at"`
+}
+
+func markerKey(obj store.ObjectInfo) string {
+	h := sha256.Sum256([]byte(obj.Key + "\x00" + validate.NormalizeETag(obj.ETag)))
+	return ServePrefix + hex.EncodeToString(h[:16]) + ".json"
+}
+
+// Serve stays up until ctx is done: it starts the ingest path on the
+// schedule and one execution for each new object in bronze/landing/, as
+// EventBridge would. Each object version is processed once, across
+// restarts: a marker under _meta/serve/objects/ is written before its
+// execution starts and updated when it ends. When ctx is done it stops
+// starting executions and waits for those in flight, which run to their
+// end (they are not cancelled half-way).
+func (r *Runner) Serve(ctx context.Context, opts ServeOptions) error {
+	if opts.Poll <= 0 {
+		opts.Poll = 2 * time.Second
+	}
+	runCtx := context.WithoutCancel(ctx)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		inFlight = map[string]bool{} // marker keys
+		sem      = make(chan struct{}, max(r.Concurrency, 1))
+		ingest   = make(chan struct{}, 1) // held while a scheduled run is in flight
+	)
+	defer wg.Wait()
+
+	var fire <-chan time.Time
+	arm := func() {
+		if opts.Schedule == nil {
+			return
+		}
+		next := opts.Schedule.Next(r.now())
+		if next.IsZero() {
+			fmt.Fprintln(r.log, "serve: the schedule never fires again")
+			fire = nil
+			return
+		}
+		fmt.Fprintf(r.log, "serve: next scheduled start at %s\n", next.Format(time.RFC3339))
+		fire = time.After(time.Until(next))
+	}
+	arm()
+	poll := time.NewTicker(opts.Poll)
+	defer poll.Stop()
+	for {
+		if err := r.pollOnce(ctx, runCtx, &wg, &mu, inFlight, sem); err != nil {
+			fmt.Fprintf(r.log, "serve: %v\n", err)
+		}
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(r.log, "serve: stopping; waiting for executions in flight")
+			return nil
+		case <-poll.C:
+		case <-fire:
+			arm()
+			select {
+			case ingest <- struct{}{}:
+				wg.Add(1)
+				go func() {
+					defer func() { <-ingest; wg.Done() }()
+					if _, err := r.Start(runCtx, opts.Start); err != nil {
+						fmt.Fprintf(r.log, "serve: scheduled start: %v\n", err)
+					}
+				}()
+			default:
+				fmt.Fprintln(r.log, "serve: the previous scheduled execution is still running; skipping this start")
+			}
+		}
+	}
+}
+
+// pollOnce starts an execution for every object in landing that has no
+// marker, or a STARTED marker left by an earlier serve.
+func (r *Runner) pollOnce(ctx, runCtx context.Context, wg *sync.WaitGroup, mu *sync.Mutex, inFlight map[string]bool, sem chan struct{}) error {
+	objs, err := r.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	for _, obj := range objs {
+		mk := markerKey(obj)
+		mu.Lock()
+		busy := inFlight[mk]
+		mu.Unlock()
+		if busy {
+			continue
+		}
+		m, err := r.readMarker(ctx, mk)
+		if err != nil {
+			return err
+		}
+		if m != nil && m.Status != "STARTED" {
+			continue // finished before (failed, since it is still in landing)
+		}
+		if err := validate.PutJSON(ctx, r.lake, mk, marker{Key: obj.Key, ETag: obj.ETag, Status: "STARTED", At: r.now().UTC()}); err != nil {
+			return err
+		}
+		mu.Lock()
+		inFlight[mk] = true
+		mu.Unlock()
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() {
+				mu.Lock()
+				delete(inFlight, mk)
+				mu.Unlock()
+				<-sem
+				wg.Done()
+			}()
+			done := marker{Key: obj.Key, ETag: obj.ETag, Status: "ERROR", At: r.now().UTC()}
+			exec, err := r.Object(runCtx, obj)
+			if err != nil {
+				fmt.Fprintf(r.log, "serve: %s: %v\n", obj.Key, err)
+			} else {
+				done.Execution, done.Status = exec.Name, exec.Status
+			}
+			if err := validate.PutJSON(runCtx, r.lake, mk, done); err != nil {
+				fmt.Fprintf(r.log, "serve: %s: marking done: %v\n", obj.Key, err)
+			}
+		}()
+	}
+	return nil
+}
+
+func (r *Runner) readMarker(ctx context.Context, key string) (*marker, error) {
+	rc, _, err := r.lake.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var m marker
+	if err := json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&m); err != nil {
+		return nil, fmt.Errorf("serve marker %s: %w", key, err)
+	}
+	return &m, nil
+}

@@ -1,0 +1,173 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/medallionlake/lake/internal/catalog/gluecatalog"
+	"github.com/medallionlake/lake/internal/contract"
+	"github.com/medallionlake/lake/internal/store/storeurl"
+	"github.com/medallionlake/lake/schemas"
+)
+
+// Needs says which optional parts of the Config a task uses, so that each
+// Lambda sets up (and has IAM permissions for) only those.
+type Needs struct {
+	Source  bool // plan, ingest: the source database's credentials
+	Catalog bool // crawl: the Glue Data Catalog
+}
+
+// Environment variables a Lambda's Config is read from. None holds a
+// secret: the source credentials stay in Secrets Manager.
+const (
+	EnvLake         = "LAKE_URL"               // s3://BUCKET[/PREFIX]
+	EnvArchive      = "LAKE_ARCHIVE_URL"       // s3://ARCHIVE-BUCKET[/PREFIX]
+	EnvSourceSecret = "LAKE_SOURCE_SECRET_ARN" // plan, ingest
+	EnvGlueDatabase = "LAKE_GLUE_DATABASE"     // crawl (informational: databases are silver, discarded, meta)
+	EnvParts        = "LAKE_INGEST_PARTS"      // plan: key ranges per table
+)
+
+// FromEnv builds a Lambda's Pipeline from its environment, once at init:
+// the lake and archive stores, the contracts embedded in the binary, and
+// what needs asks for.
+func FromEnv(ctx context.Context, needs Needs) (*Pipeline, error) {
+	lakeURL := os.Getenv(EnvLake)
+	if lakeURL == "" {
+		return nil, fmt.Errorf("pipeline: %s is not set", EnvLake)
+	}
+	cfg := Config{}
+	var err error
+	if cfg.Lake, err = storeurl.Open(ctx, lakeURL); err != nil {
+		return nil, err
+	}
+	if u := os.Getenv(EnvArchive); u != "" {
+		if cfg.Archive, err = storeurl.Open(ctx, u); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Bucket, cfg.Prefix, err = S3Location(lakeURL); err != nil {
+		return nil, err
+	}
+	if cfg.Tables, err = contract.LoadFS(schemas.FS); err != nil {
+		return nil, err
+	}
+	if p := os.Getenv(EnvParts); p != "" {
+		if cfg.Parts, err = strconv.Atoi(p); err != nil {
+			return nil, fmt.Errorf("pipeline: %s=%q: %w", EnvParts, p, err)
+		}
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: aws config: %w", err)
+	}
+	if needs.Source {
+		arn := os.Getenv(EnvSourceSecret)
+		if arn == "" {
+			return nil, fmt.Errorf("pipeline: %s is not set", EnvSourceSecret)
+		}
+		if cfg.Source, err = SourceFromSecret(ctx, secretsmanager.NewFromConfig(awsCfg), arn); err != nil {
+			return nil, err
+		}
+	}
+	if needs.Catalog {
+		root := "s3://" + cfg.Bucket
+		if cfg.Prefix != "" {
+			root += "/" + cfg.Prefix
+		}
+		if cfg.Catalog, err = gluecatalog.New(glue.NewFromConfig(awsCfg), root); err != nil {
+			return nil, err
+		}
+	}
+	return New(cfg), nil
+}
+
+// S3Location returns the bucket and key prefix of an s3:// lake URL, and
+// empty strings for any other lake (events are then not checked against
+// a bucket).
+func S3Location(raw string) (bucket, prefix string, err error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", "", fmt.Errorf("pipeline: lake URL: %w", err)
+	}
+	if u.Scheme != "s3" {
+		return "", "", nil
+	}
+	return u.Host, strings.Trim(u.Path, "/"), nil
+}
+
+// SecretsClient is the part of the Secrets Manager API the pipeline uses.
+type SecretsClient interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+// rdsSecret is the JSON that RDS and Secrets Manager's database rotation
+// keep in a database secret.
+type rdsSecret struct {
+	Username string          `json:"username"`
+	Password string          `json:"password"`
+	Host     string          `json:"host"`
+	Port     json.RawMessage `json:"port"`
+	DBName   string          `json:"dbname"`
+}
+
+// SourceFromSecret reads a database secret in the RDS JSON shape
+// (username, password, host, port, dbname) and returns the PostgreSQL URL
+// to connect with (sslmode=require). Errors never include the secret's
+// value.
+func SourceFromSecret(ctx context.Context, c SecretsClient, arn string) (string, error) {
+	out, err := c.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return "", fmt.Errorf("pipeline: get secret %s: %w", arn, err)
+	}
+	var s rdsSecret
+	if out.SecretString == nil || json.Unmarshal([]byte(*out.SecretString), &s) != nil {
+		return "", fmt.Errorf("pipeline: secret %s is not the JSON of a database secret (username, password, host, port, dbname)", arn)
+	}
+	var missing []string
+	for name, v := range map[string]string{"username": s.Username, "password": s.Password, "host": s.Host, "dbname": s.DBName} {
+		if v == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return "", fmt.Errorf("pipeline: secret %s lacks %s", arn, strings.Join(missing, ", "))
+	}
+	port := strings.Trim(string(s.Port), `"`)
+	if port == "" || port == "null" {
+		port = "5432"
+	}
+	if _, err := strconv.Atoi(port); err != nil {
+		return "", fmt.Errorf("pipeline: secret %s: port is not a number", arn)
+	}
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword(s.Username, s.Password),
+		Host:     net.JoinHostPort(s.Host, port),
+		Path:     "/" + s.DBName,
+		RawQuery: "sslmode=require&application_name=lake",
+	}
+	return u.String(), nil
+}
+
+// MustFromEnv is FromEnv for a Lambda's main: a configuration error is
+// logged (without secrets) and ends the process, which Lambda reports as
+// an init error.
+func MustFromEnv(needs Needs) *Pipeline {
+	p, err := FromEnv(context.Background(), needs)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	return p
+}

@@ -1,0 +1,216 @@
+// Package pipeline is the state machine's task code: one method per Task
+// state, with typed JSON inputs and outputs, over the step packages
+// (ingest, validate, route, crawl). The Lambdas in tasks/ call these
+// methods through lambda.Start and the local runner (`lake run`, `lake
+// serve`) calls the same methods through Handlers, so the code that runs in
+// AWS and on a laptop is the same.
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/medallionlake/lake/internal/catalog"
+	"github.com/medallionlake/lake/internal/contract"
+	"github.com/medallionlake/lake/internal/ingest"
+	"github.com/medallionlake/lake/internal/store"
+	"github.com/medallionlake/lake/internal/validate"
+)
+
+// Config is everything the tasks need, read once when a Lambda starts or
+// when the lake command starts.
+type Config struct {
+	// Lake is the lake root (bronze, silver, discarded, _meta).
+	Lake store.Store
+	// Bucket and Prefix locate the lake in S3 events: an event for another
+	// bucket is refused, and Prefix is stripped from event keys. An empty
+	// Bucket accepts any (local lakes).
+	Bucket, Prefix string
+	// Archive receives the byte-for-byte copies of bronze objects: in AWS
+	// a separate Object Lock bucket, locally the lake itself.
+	Archive store.Store
+	// Tables are the table contracts.
+	Tables []*contract.Table
+	// Source is the PostgreSQL URL; only plan and ingest need it.
+	Source string
+	// Catalog is where crawl registers tables and partitions; only crawl
+	// needs it.
+	Catalog catalog.Catalog
+	// Ingest tunes extraction.
+	Ingest ingest.Options
+	// Parts is how many key ranges a scheduled plan splits each table
+	// into (0 or 1: one).
+	Parts int
+	// Now is the clock (tests fix it); nil means time.Now.
+	Now func() time.Time
+}
+
+// Pipeline runs the tasks over one Config.
+type Pipeline struct {
+	cfg Config
+	ing *ingest.Ingester
+}
+
+// New returns a Pipeline over cfg.
+func New(cfg Config) *Pipeline {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Archive == nil {
+		cfg.Archive = cfg.Lake
+	}
+	return &Pipeline{cfg: cfg, ing: ingest.New(cfg.Lake, cfg.Source, cfg.Tables, cfg.Ingest)}
+}
+
+// StartInput is a scheduled or manual start of the ingest path: the
+// tables to ingest (empty: every table with a contract) and how many key
+// ranges to split each into.
+type StartInput struct {
+	// Source says who started the execution: "schedule" or "manual".
+	Source string   `json:"source,omitempty"`
+	Tables []string `json:"tables,omitempty"`
+	Parts  int      `json:"parts,omitempty"`
+}
+
+// PlanOutput is the plan of one ingest execution: one plan per table,
+// each with the work items the Map state extracts in parallel.
+type PlanOutput struct {
+	Plans []ingest.Plan `json:"plans"`
+}
+
+// Plan plans an ingest of the requested tables.
+func (p *Pipeline) Plan(ctx context.Context, in StartInput) (*PlanOutput, error) {
+	names := in.Tables
+	if len(names) == 0 {
+		for _, t := range p.cfg.Tables {
+			names = append(names, t.Name)
+		}
+	}
+	parts := in.Parts
+	if parts == 0 {
+		parts = p.cfg.Parts
+	}
+	out := &PlanOutput{Plans: []ingest.Plan{}}
+	for _, name := range names {
+		if _, err := contract.Find(p.cfg.Tables, name); err != nil {
+			return nil, &validate.UnknownTableError{Table: name, Err: err}
+		}
+		plan, err := p.ing.Plan(ctx, ingest.PlanRequest{Table: name, Parts: parts})
+		if err != nil {
+			return nil, workflowError(err)
+		}
+		out.Plans = append(out.Plans, *plan)
+	}
+	return out, nil
+}
+
+// IngestInput is the ingest function's input: exactly one of Extract (a
+// work item of a plan, from the Map state) and Commit (advance the
+// watermark once every item of the plan is extracted).
+type IngestInput struct {
+	Extract *ingest.WorkItem      `json:"extract,omitempty"`
+	Commit  *ingest.CommitRequest `json:"commit,omitempty"`
+}
+
+// Ingest extracts one work item into bronze, or commits a plan.
+func (p *Pipeline) Ingest(ctx context.Context, in IngestInput) (*ingest.Result, error) {
+	var (
+		res *ingest.Result
+		err error
+	)
+	switch {
+	case (in.Extract == nil) == (in.Commit == nil):
+		return nil, &BadInputError{Task: "ingest", Reason: `want exactly one of "extract" and "commit"`}
+	case in.Extract != nil:
+		res, err = p.ing.Extract(ctx, *in.Extract)
+	default:
+		res, err = p.ing.Commit(ctx, *in.Commit)
+	}
+	if err != nil {
+		return nil, workflowError(err)
+	}
+	return res, nil
+}
+
+// FailureInput is what the Catch of a state hands to the record-failure
+// task: the execution and state that failed, the error and cause Step
+// Functions reported, and the state input at the time (the object, the
+// plan...).
+type FailureInput struct {
+	Execution string          `json:"execution"`
+	State     string          `json:"state,omitempty"`
+	Error     ErrorInfo       `json:"error"`
+	Input     json.RawMessage `json:"input,omitempty"`
+}
+
+// ErrorInfo is the Error and Cause that a Catch puts at its ResultPath.
+type ErrorInfo struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
+
+// FailureOutput says where the failure record was written.
+type FailureOutput struct {
+	Key string `json:"key"`
+}
+
+// FailuresPrefix is where failure records are kept.
+const FailuresPrefix = "_meta/failures/"
+
+// RecordFailure writes a failure record under _meta/failures/. The key is
+// the execution's name, so a retried record overwrites itself. It never
+// touches the failed object: bronze keeps it for the next attempt.
+func (p *Pipeline) RecordFailure(ctx context.Context, in FailureInput) (*FailureOutput, error) {
+	if in.Execution == "" {
+		return nil, &BadInputError{Task: "recordfailure", Reason: `"execution" is required`}
+	}
+	rec := struct {
+		FailureInput
+		RecordedAt time.Time `json:"recorded_at"`
+	}{in, p.cfg.Now().UTC()}
+	key := FailuresPrefix + in.Execution + ".json"
+	if err := store.ValidateKey(key); err != nil {
+		return nil, &BadInputError{Task: "recordfailure", Reason: err.Error()}
+	}
+	if err := validate.PutJSON(ctx, p.cfg.Lake, key, rec); err != nil {
+		return nil, workflowError(err)
+	}
+	return &FailureOutput{Key: key}, nil
+}
+
+// TaskNames are the state machine's task functions, in the order of the
+// workflow; each has a tasks/<name>/main.go.
+var TaskNames = []string{"plan", "ingest", "validate", "route", "crawl", "recordfailure"}
+
+// Handlers returns the tasks as JSON-in, JSON-out functions keyed by task
+// name, for the local ASL interpreter.
+func (p *Pipeline) Handlers() map[string]func(context.Context, json.RawMessage) (json.RawMessage, error) {
+	return map[string]func(context.Context, json.RawMessage) (json.RawMessage, error){
+		"plan":          jsonHandler(p.Plan),
+		"ingest":        jsonHandler(p.Ingest),
+		"validate":      jsonHandler(p.Validate),
+		"route":         jsonHandler(p.Route),
+		"crawl":         jsonHandler(p.Crawl),
+		"recordfailure": jsonHandler(p.RecordFailure),
+	}
+}
+
+// jsonHandler adapts a typed task method the way aws-lambda-go does:
+// the input is decoded strictly enough to catch a wrong shape, and the
+// returned error is passed through untouched so its type name is the
+// error name the state machine sees.
+func jsonHandler[In, Out any](f func(context.Context, In) (Out, error)) func(context.Context, json.RawMessage) (json.RawMessage, error) {
+	return func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
+		var in In
+		if err := json.Unmarshal(raw, &in); err != nil {
+			return nil, &BadInputError{Task: fmt.Sprintf("%T", in), Reason: err.Error()}
+		}
+		out, err := f(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(out)
+	}
+}

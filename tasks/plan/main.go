@@ -1,0 +1,14 @@
+// Command plan is the state machine's Plan task: it plans ingest work: each table's cursor interval and key ranges.
+// It reads its configuration once at init (see pipeline.FromEnv) and runs
+// pipeline.(*Pipeline).Plan for each invocation.
+package main
+
+import (
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/medallionlake/lake/internal/pipeline"
+)
+
+func main() {
+	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{Source: true}).Plan)
+}
