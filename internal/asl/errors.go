@@ -2,7 +2,6 @@ package asl
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"reflect"
 	"slices"
@@ -146,5 +145,3 @@ func (x *execution) withRetry(ctx context.Context, st *state, raw any, sc *state
 		return nil, "", f
 	}
 }
-
-func (f *failure) String() string { return fmt.Sprintf("%s: %s", f.name, f.cause) }

@@ -3,6 +3,7 @@ package asl
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"regexp"
 	"slices"
@@ -131,7 +132,7 @@ func Substitute(def string, subs map[string]string) (string, error) {
 		used[g[2]] = true
 		return v
 	})
-	for _, k := range sortedKeys(anyMap(subs)) {
+	for _, k := range slices.Sorted(maps.Keys(subs)) {
 		if !used[k] {
 			problems = append(problems, fmt.Sprintf("substitution %q is not used by the definition", k))
 		}
@@ -140,14 +141,6 @@ func Substitute(def string, subs map[string]string) (string, error) {
 		return "", &LoadError{Problems: slices.Compact(problems)}
 	}
 	return out, nil
-}
-
-func anyMap(m map[string]string) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 type loader struct {
@@ -528,10 +521,11 @@ func (l *loader) task(o *obj, st *state) {
 	if st.resource == "" {
 		return
 	}
+	ref := st.resource // the function's ARN (or lambda:invoke's FunctionName)
 	switch {
 	case st.resource == "arn:aws:states:::lambda:invoke":
 		st.invoke = true
-		st.function = l.invokeFunction(o, st)
+		ref, st.function = l.invokeFunction(o, st)
 	case lambdaARN.MatchString(st.resource):
 		st.function = lambdaARN.FindStringSubmatch(st.resource)[1]
 	case strings.HasPrefix(st.resource, "arn:aws:states:::"):
@@ -544,7 +538,7 @@ func (l *loader) task(o *obj, st *state) {
 	if st.function == "" {
 		return
 	}
-	st.handler = l.handlers[st.resource]
+	st.handler = l.handlers[ref]
 	if st.handler == nil {
 		st.handler = l.handlers[st.function]
 	}
@@ -555,14 +549,14 @@ func (l *loader) task(o *obj, st *state) {
 
 var lambdaARN = regexp.MustCompile(`^arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:function:([A-Za-z0-9_-]+)(:[A-Za-z0-9_$-]+)?$`)
 
-// invokeFunction checks lambda:invoke's Parameters and returns the
-// function name from FunctionName (a name, name:qualifier, a partial or a
-// full ARN).
-func (l *loader) invokeFunction(o *obj, st *state) string {
+// invokeFunction checks lambda:invoke's Parameters and returns its
+// FunctionName (a name, name:qualifier, a partial or a full ARN) and the
+// function name in it.
+func (l *loader) invokeFunction(o *obj, st *state) (string, string) {
 	p := st.io.parameters
 	if p == nil || !p.isObj {
 		l.bad("%s: arn:aws:states:::lambda:invoke needs Parameters with FunctionName", o.where)
-		return ""
+		return "", ""
 	}
 	var fn string
 	for _, f := range p.obj {
@@ -571,12 +565,12 @@ func (l *loader) invokeFunction(o *obj, st *state) string {
 			s, ok := f.sub.static.(string)
 			if !ok || f.sub.isObj || f.sub.isArr {
 				l.bad("%s: Parameters.FunctionName must be a string", o.where)
-				return ""
+				return "", ""
 			}
 			fn = s
 		case "FunctionName.$":
 			l.bad("%s: a dynamic FunctionName.$ is not implemented by the local interpreter", o.where)
-			return ""
+			return "", ""
 		case "Payload", "Payload.$":
 		default:
 			l.bad("%s: Parameters field %q of lambda:invoke is not implemented by the local interpreter (FunctionName and Payload only)", o.where, f.field)
@@ -584,16 +578,17 @@ func (l *loader) invokeFunction(o *obj, st *state) string {
 	}
 	if fn == "" {
 		l.bad("%s: arn:aws:states:::lambda:invoke needs Parameters.FunctionName", o.where)
-		return ""
+		return "", ""
 	}
 	if m := lambdaARN.FindStringSubmatch(fn); m != nil {
-		return m[1]
+		return fn, m[1]
 	}
+	name := fn
 	if _, after, ok := strings.Cut(fn, ":function:"); ok {
-		fn = after
+		name = after
 	}
-	name, _, _ := strings.Cut(fn, ":")
-	return name
+	name, _, _ = strings.Cut(name, ":")
+	return fn, name
 }
 
 // knownErrors are the States.* error names Step Functions defines.

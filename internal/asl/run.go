@@ -274,8 +274,7 @@ func (x *execution) runState(ctx context.Context, st *state, raw any, prev *int6
 	return out, next, nil
 }
 
-// outputOf applies InputPath (already applied: eff) and OutputPath for the
-// states whose output is their effective input.
+// selectInput applies InputPath.
 func (x *execution) selectInput(st *state, raw any, sc *stateCtx) (any, *failure) {
 	v, err := selectPath(st.io.inputPath, st.io.inputNull, x.env(raw, sc))
 	return v, x.asFailure(sc, err)

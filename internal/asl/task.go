@@ -1,6 +1,7 @@
 package asl
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -68,7 +69,7 @@ func (x *execution) task(ctx context.Context, st *state, raw any, sc *stateCtx, 
 	}
 	payload := eff
 	evs := lambdaEvents
-	scheduled := &EventDetails{Resource: st.resource, Input: mustJSON(eff), TimeoutInSeconds: st.timeout, HeartbeatInSeconds: st.heartbeat}
+	scheduled := &EventDetails{Resource: st.resource, TimeoutInSeconds: st.timeout, HeartbeatInSeconds: st.heartbeat}
 	// LambdaFunctionStarted carries no details, and the others no resource.
 	detail := func(d EventDetails) *EventDetails {
 		if d == (EventDetails{}) {
@@ -85,10 +86,16 @@ func (x *execution) task(ctx context.Context, st *state, raw any, sc *stateCtx, 
 		scheduled = &EventDetails{ResourceType: "lambda", Resource: "invoke", Region: localRegion, Parameters: mustJSON(eff), TimeoutInSeconds: st.timeout, HeartbeatInSeconds: st.heartbeat}
 		detail = func(d EventDetails) *EventDetails { d.ResourceType, d.Resource = "lambda", "invoke"; return &d }
 	}
+	in, err := marshalJSON(payload)
+	if err != nil {
+		return nil, x.runtime(sc, err.Error())
+	}
+	if !st.invoke {
+		scheduled.Input = string(in)
+	}
 	x.emit(prev, evs.scheduled, scheduled)
 	x.emit(prev, evs.started, detail(EventDetails{}))
 
-	in, _ := marshalJSON(payload)
 	res, f := x.invoke(ctx, st, in)
 	if f != nil {
 		if f.aborted {
@@ -107,10 +114,15 @@ func (x *execution) task(ctx context.Context, st *state, raw any, sc *stateCtx, 
 		x.emit(prev, evs.failed, detail(EventDetails{Error: f.name, Cause: f.cause}))
 		return nil, x.stateFailure(sc, f)
 	}
+	var out string
 	if st.invoke {
 		result = x.invokeEnvelope(result)
+		out = mustJSON(result)
+	} else {
+		var b bytes.Buffer
+		_ = json.Compact(&b, res) // res is valid JSON: it decoded
+		out = b.String()
 	}
-	out := mustJSON(result)
 	if len(out) > MaxPayloadBytes {
 		f := &failure{name: ErrDataLimitExceeded, cause: fmt.Sprintf("The state/task '%s' returned a result with a size exceeding the maximum number of bytes service limit.", st.name)}
 		x.emit(prev, evs.failed, detail(EventDetails{Error: f.name, Cause: f.cause}))
