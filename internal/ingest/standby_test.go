@@ -38,7 +38,7 @@ func TestStandby(t *testing.T) {
 	const lag = 200 * time.Millisecond
 	in.ReplicaLag = lag
 	waitReplayed(t, standbyURL, 10)
-	time.Sleep(2 * lag) // let the rows age past the lag window
+	time.Sleep(2 * lag)                          // let the rows age past the lag window
 	e.exec("INSERT INTO items (id) VALUES (11)") // the last replayed commit, once replayed
 	waitReplayed(t, standbyURL, 11)
 	r1, err := in.Run(ctx, Request{Table: "items"})
