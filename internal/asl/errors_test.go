@@ -330,3 +330,25 @@ func TestFailState(t *testing.T) {
 		})
 	}
 }
+
+func TestExecutionAborted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	block := func(hctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+		cancel()
+		<-hctx.Done()
+		return nil, hctx.Err()
+	}
+	m, _ := testMachine(t, taskDef(``), map[string]Handler{"fn": block})
+	rec := &MemoryRecorder{}
+	ex, err := m.Run(ctx, json.RawMessage(`{}`), RunOptions{Name: "stopped", Recorder: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.Status != StatusAborted {
+		t.Fatalf("status=%s, want ABORTED", ex.Status)
+	}
+	events := rec.Events("stopped")
+	if got := events[len(events)-1].Type; got != "ExecutionAborted" {
+		t.Fatalf("last event %s, want ExecutionAborted", got)
+	}
+}

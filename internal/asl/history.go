@@ -100,7 +100,7 @@ type Execution struct {
 	ExecutionARN    string          `json:"executionArn"`
 	StateMachineARN string          `json:"stateMachineArn"`
 	Name            string          `json:"name"`
-	Status          string          `json:"status"` // RUNNING, SUCCEEDED, FAILED, TIMED_OUT
+	Status          string          `json:"status"` // RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED
 	StartDate       time.Time       `json:"startDate"`
 	StopDate        *time.Time      `json:"stopDate,omitempty"`
 	Input           json.RawMessage `json:"input"`
@@ -115,12 +115,13 @@ const (
 	StatusSucceeded = "SUCCEEDED"
 	StatusFailed    = "FAILED"
 	StatusTimedOut  = "TIMED_OUT"
+	StatusAborted   = "ABORTED" // the caller's context was cancelled
 )
 
 // Recorder receives every event of an execution's history, in id order,
 // with the execution it belongs to (its Status is final when the last
-// event, ExecutionSucceeded, ExecutionFailed or ExecutionTimedOut,
-// arrives). Record is called from one goroutine at a time per execution.
+// event arrives: ExecutionSucceeded, ExecutionFailed, ExecutionTimedOut or
+// ExecutionAborted). Record is called from one goroutine at a time per execution.
 // An error is returned from Machine.Run once the execution ends.
 type Recorder interface {
 	Record(ctx context.Context, exec *Execution, ev Event) error

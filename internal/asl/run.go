@@ -59,7 +59,7 @@ func (m *Machine) Run(ctx context.Context, input json.RawMessage, opts RunOption
 	var prev int64
 	x.emit(&prev, "ExecutionStarted", &EventDetails{Input: string(canon), RoleArn: x.roleARN()})
 	if len(canon) > MaxPayloadBytes {
-		x.finish(&prev, nil, &failure{name: ErrDataLimitExceeded, cause: "The execution input exceeds the maximum number of bytes service limit."}, false)
+		x.finish(&prev, nil, &failure{name: ErrDataLimitExceeded, cause: "The execution input exceeds the maximum number of bytes service limit."}, StatusFailed)
 		return x.result()
 	}
 
@@ -85,13 +85,14 @@ func (m *Machine) Run(ctx context.Context, input json.RawMessage, opts RunOption
 	if m.def.timeout > 0 && !m.clock.Now().Before(x.info.StartDate.Add(m.def.timeout)) {
 		isTimedOut = true
 	}
+	failed := StatusFailed
 	switch {
 	case isTimedOut:
-		f = &failure{name: ErrTimeout, cause: fmt.Sprintf("The execution ran longer than its TimeoutSeconds (%s).", m.def.timeout)}
+		f, failed = &failure{name: ErrTimeout, cause: fmt.Sprintf("The execution ran longer than its TimeoutSeconds (%s).", m.def.timeout)}, StatusTimedOut
 	case f != nil && f.aborted:
-		f = &failure{name: "States.Aborted", cause: fmt.Sprintf("The execution was stopped: %v", context.Cause(ctx))}
+		f, failed = &failure{name: "States.Aborted", cause: fmt.Sprintf("The execution was stopped: %v", context.Cause(ctx))}, StatusAborted
 	}
-	x.finish(&prev, out, f, isTimedOut)
+	x.finish(&prev, out, f, failed)
 	return x.result()
 }
 
@@ -135,8 +136,9 @@ func (x *execution) lastID() int64 {
 	return x.nextID
 }
 
-// finish records the execution's end.
-func (x *execution) finish(prev *int64, out any, f *failure, timedOut bool) {
+// finish records the execution's end: its output, or f with status
+// failed (FAILED, TIMED_OUT or ABORTED).
+func (x *execution) finish(prev *int64, out any, f *failure, failed string) {
 	now := x.m.clock.Now().UTC()
 	x.mu.Lock()
 	x.info.StopDate = &now
@@ -150,10 +152,7 @@ func (x *execution) finish(prev *int64, out any, f *failure, timedOut bool) {
 		}
 	}
 	if f != nil {
-		x.info.Status, x.info.Error, x.info.Cause = StatusFailed, f.name, f.cause
-		if timedOut {
-			x.info.Status = StatusTimedOut
-		}
+		x.info.Status, x.info.Error, x.info.Cause = failed, f.name, f.cause
 	}
 	info := x.info
 	x.mu.Unlock()
@@ -162,6 +161,8 @@ func (x *execution) finish(prev *int64, out any, f *failure, timedOut bool) {
 		x.emit(prev, "ExecutionSucceeded", &EventDetails{Output: string(info.Output)})
 	case StatusTimedOut:
 		x.emit(prev, "ExecutionTimedOut", &EventDetails{Error: info.Error, Cause: info.Cause})
+	case StatusAborted:
+		x.emit(prev, "ExecutionAborted", &EventDetails{Error: info.Error, Cause: info.Cause})
 	default:
 		x.emit(prev, "ExecutionFailed", &EventDetails{Error: info.Error, Cause: info.Cause})
 	}
