@@ -59,10 +59,10 @@ type Output struct {
 	Partitions          []string `json:"partitions,omitempty"`
 	PartitionsTruncated bool     `json:"partitions_truncated,omitempty"`
 
-	ArchiveKey    string `json:"archive_key,omitempty"`
+	ArchiveKey    string `json:"archive_key"`
 	QuarantineKey string `json:"quarantine_key,omitempty"`
-	ResultKey     string `json:"result_key,omitempty"`
-	RecordKey     string `json:"record_key,omitempty"`
+	ResultKey     string `json:"result_key"`
+	RecordKey     string `json:"record_key"`
 }
 
 // Record is the route record at _meta/routes/<table>/<stem>.json, written

@@ -118,7 +118,7 @@ type Output struct {
 	Score          float64 `json:"score"`
 
 	// ResultKey is the full result's key (_meta/dq/<table>/<stem>.json).
-	ResultKey string `json:"result_key,omitempty"`
+	ResultKey string `json:"result_key"`
 }
 
 // ResultRecord is what _meta/dq/<table>/<stem>.json holds: the object, when

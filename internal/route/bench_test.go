@@ -1,0 +1,231 @@
+package route_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/medallionlake/lake/internal/contract"
+	"github.com/medallionlake/lake/internal/route"
+	"github.com/medallionlake/lake/internal/store/filestore"
+	"github.com/medallionlake/lake/internal/testenv"
+	"github.com/medallionlake/lake/internal/validate"
+	vt "github.com/medallionlake/lake/internal/validate/validatetest"
+)
+
+// benchDefects are benchmark 2's defect rates: 3.5% of rows fail.
+var benchDefects = vt.Defects{BadStatus: 0.01, DupID: 0.005, NullCustomer: 0.01, NegAmount: 0.005, BadCurrency: 0.005}
+
+// ordersFailSQL is, for each row-level rule of schemas/orders.dqdl, the
+// SQL that is TRUE on the rows it fails (NULL-safe); dup marks rows whose
+// order_id occurs more than once.
+var ordersFailSQL = []struct{ rule, sql string }{
+	{`IsComplete "order_id"`, `order_id IS NULL`},
+	{`IsUnique "order_id"`, `dup`},
+	{`IsComplete "customer_id"`, `customer_id IS NULL`},
+	{`ColumnValues "customer_id" > 0`, `NOT coalesce(customer_id > 0, false)`},
+	{`ColumnValues "status" in $valid_statuses`, `NOT coalesce(status IN ('PENDING','PAID','SHIPPED','DELIVERED','CANCELLED','RETURNED'), false)`},
+	{`IsComplete "amount"`, `amount IS NULL`},
+	{`ColumnValues "amount" between 0 and 1000000`, `NOT coalesce(amount BETWEEN 0 AND 1000000, false)`},
+	{`ColumnValues "currency" matches "[A-Z]{3}"`, `NOT coalesce(regexp_full_match(currency, '[A-Z]{3}'), false)`},
+	{`ColumnValues "created_at" between "2000-01-01" and (now() + 1 hours)`, `NOT coalesce(created_at BETWEEN TIMESTAMPTZ '2000-01-01 00:00:00+00' AND now() + INTERVAL 1 HOUR, false)`},
+	{`ColumnValues "updated_at" <= (now() + 1 hours)`, `NOT coalesce(updated_at <= now() + INTERVAL 1 HOUR, false)`},
+	{`ColumnValues "updated_at" = NULL where "updated_at < created_at"`, `coalesce(updated_at < created_at, false)`},
+}
+
+// benchRun is one child process's report.
+type benchRun struct {
+	Seconds   float64 `json:"seconds"`
+	Silver    int64   `json:"silver"`
+	Discarded int64   `json:"discarded"`
+	RSSKiB    int64   `json:"rss_kib"`
+}
+
+// TestBenchRouteVsDuckDB is benchmark 2: validate + route of a generated
+// 1,000,000-row orders object (3.5% defective rows, created over 300
+// days: 300 silver partitions) into a local lake, against DuckDB reading
+// the same file and writing the valid rows (partitioned by day) and the
+// invalid ones (with the list of failed rules) to Parquet with COPY ... TO,
+// with the same number of threads. Each side runs in its own process (this
+// test binary, re-executed) so that its peak RSS is its own. It runs only
+// when LAKE_BENCH_ROUTE=1 (scripts/bench-route.sh); LAKE_BENCH_ROWS
+// overrides the row count.
+func TestBenchRouteVsDuckDB(t *testing.T) {
+	if os.Getenv("LAKE_BENCH_ROUTE") != "1" {
+		t.Skip("set LAKE_BENCH_ROUTE=1 (scripts/bench-route.sh) to run benchmark 2")
+	}
+	rows := int64(1_000_000)
+	if s := os.Getenv("LAKE_BENCH_ROWS"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			t.Fatalf("LAKE_BENCH_ROWS: %v", err)
+		}
+		rows = n
+	}
+	threads := runtime.GOMAXPROCS(0)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "orders.parquet")
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20) // not an io.Closer: pqarrow leaves it open
+	vt.Generate(t, w, rows, 300, benchDefects)
+	if err := errors.Join(w.Flush(), f.Close()); err != nil {
+		t.Fatal(err)
+	}
+	child := func(mode string, i int) benchRun {
+		out := filepath.Join(dir, fmt.Sprintf("%s-%d", mode, i))
+		cmd := exec.Command(os.Args[0], "-test.run=^TestBenchRouteChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "LAKE_BENCH_ROUTE_CHILD="+mode, "LAKE_BENCH_FILE="+file, "LAKE_BENCH_OUT="+out,
+			fmt.Sprintf("GOMAXPROCS=%d", threads), fmt.Sprintf("LAKE_BENCH_THREADS=%d", threads))
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("%s child: %v\n%s\n%s", mode, err, stdout.String(), stderr.String())
+		}
+		var r benchRun
+		for _, line := range strings.Split(stdout.String(), "\n") {
+			if s, ok := strings.CutPrefix(line, "BENCHRUN "); ok {
+				if err := json.Unmarshal([]byte(s), &r); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		r.RSSKiB = cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+		os.RemoveAll(out)
+		return r
+	}
+	var lake, duck benchRun
+	for i := range 3 {
+		l, d := child("lake", i), child("duckdb", i)
+		t.Logf("run %d: lake %.2fs (%d MiB), duckdb %.2fs (%d MiB)", i, l.Seconds, l.RSSKiB>>10, d.Seconds, d.RSSKiB>>10)
+		if i == 0 || l.Seconds < lake.Seconds {
+			lake.Seconds = l.Seconds
+		}
+		if i == 0 || d.Seconds < duck.Seconds {
+			duck.Seconds = d.Seconds
+		}
+		lake.Silver, lake.Discarded, lake.RSSKiB = l.Silver, l.Discarded, max(lake.RSSKiB, l.RSSKiB)
+		duck.Silver, duck.Discarded, duck.RSSKiB = d.Silver, d.Discarded, max(duck.RSSKiB, d.RSSKiB)
+	}
+	agree := lake.Silver == duck.Silver && lake.Discarded == duck.Discarded && lake.Silver+lake.Discarded == rows
+	t.Logf("BENCH2 rows=%d threads=%d lake_validate_route=%.2fs duckdb_copy=%.2fs ratio=%.2f lake_peak_rss=%dMiB duckdb_peak_rss=%dMiB silver=%d/%d discarded=%d/%d agreement=%v",
+		rows, threads, lake.Seconds, duck.Seconds, lake.Seconds/duck.Seconds, lake.RSSKiB>>10, duck.RSSKiB>>10,
+		lake.Silver, duck.Silver, lake.Discarded, duck.Discarded, agree)
+	if !agree {
+		t.Error("silver and discarded row counts differ between the lake and DuckDB")
+	}
+}
+
+// TestBenchRouteChild is one side of benchmark 2, run in a child process
+// by TestBenchRouteVsDuckDB.
+func TestBenchRouteChild(t *testing.T) {
+	mode := os.Getenv("LAKE_BENCH_ROUTE_CHILD")
+	if mode == "" {
+		t.Skip("run by TestBenchRouteVsDuckDB")
+	}
+	file, out := os.Getenv("LAKE_BENCH_FILE"), os.Getenv("LAKE_BENCH_OUT")
+	var r benchRun
+	switch mode {
+	case "lake":
+		r = benchLake(t, file, out)
+	case "duckdb":
+		r = benchDuckDB(t, file, out)
+	}
+	b, _ := json.Marshal(r)
+	fmt.Printf("BENCHRUN %s\n", b)
+}
+
+func benchLake(t *testing.T, file, dir string) benchRun {
+	ctx := context.Background()
+	if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(key)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// a hard link puts the file in bronze without copying it
+	if err := os.Link(file, filepath.Join(dir, key)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := filestore.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vt.WriteOrdersSchema(t, st)
+	tables, err := contract.LoadDir(filepath.Join(testenv.RepoRoot(), "schemas"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Stat(ctx, key) // hashes the file for its ETag: not timed, S3 has it
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := route.Deps{Deps: validate.Deps{Lake: st, Tables: tables}}
+	start := time.Now()
+	v, err := validate.Validate(ctx, d.Deps, validate.Input{Key: key, ETag: info.ETag, Size: info.Size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, err := route.Route(ctx, d, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return benchRun{Seconds: time.Since(start).Seconds(), Silver: ro.SilverRows, Discarded: ro.DiscardedRows}
+}
+
+func benchDuckDB(t *testing.T, file, dir string) benchRun {
+	ctx := context.Background()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		testenv.Unavailable(t, "duckdb", err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	var fails, names []string
+	for _, r := range ordersFailSQL {
+		fails = append(fails, r.sql)
+		names = append(names, fmt.Sprintf("CASE WHEN %s THEN '%s' END", r.sql, strings.ReplaceAll(r.rule, "'", "''")))
+	}
+	stmts := []string{
+		"SET threads=" + os.Getenv("LAKE_BENCH_THREADS"),
+		fmt.Sprintf(`CREATE TEMP TABLE x AS
+WITH t AS (SELECT * FROM read_parquet('%s')),
+d AS (SELECT order_id FROM t WHERE order_id IS NOT NULL GROUP BY order_id HAVING count(*) > 1)
+SELECT t.*, d.order_id IS NOT NULL AS dup FROM t LEFT JOIN d USING (order_id)`, file),
+		fmt.Sprintf(`COPY (SELECT * EXCLUDE (dup), strftime(created_at AT TIME ZONE 'UTC', '%%Y-%%m-%%d') AS dt FROM x WHERE NOT (%s))
+TO '%s/silver' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt))`, strings.Join(fails, " OR "), dir),
+		fmt.Sprintf(`COPY (SELECT * EXCLUDE (dup), list_filter([%s], r -> r IS NOT NULL) AS DataQualityRulesFail FROM x WHERE %s)
+TO '%s/discarded.parquet' (FORMAT parquet, COMPRESSION zstd)`, strings.Join(names, ", "), strings.Join(fails, " OR "), dir),
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for _, s := range stmts {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			t.Fatalf("duckdb: %v\n%s", err, s)
+		}
+	}
+	secs := time.Since(start).Seconds()
+	var r benchRun
+	r.Seconds = secs
+	q := fmt.Sprintf(`SELECT (SELECT count(*) FROM read_parquet('%s/silver/*/*.parquet')), (SELECT count(*) FROM read_parquet('%s/discarded.parquet'))`, dir, dir)
+	if err := db.QueryRowContext(ctx, q).Scan(&r.Silver, &r.Discarded); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
