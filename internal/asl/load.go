@@ -543,7 +543,7 @@ func (l *loader) task(o *obj, st *state) {
 		st.handler = l.handlers[st.function]
 	}
 	if st.handler == nil {
-		l.bad("%s: no handler is registered for Lambda function %q (Resource %q)", o.where, st.function, st.resource)
+		l.bad("%s: no handler is registered for Lambda function %q (%s)", o.where, st.function, ref)
 	}
 }
 
