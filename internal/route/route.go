@@ -80,6 +80,9 @@ func Route(ctx context.Context, d Deps, in Input) (Output, error) {
 		if err := route(ctx, d, o, &r); err != nil {
 			return Output{}, err
 		}
+		if in.Verdict != "" && in.Verdict != r.Verdict && o.Problem == nil {
+			r.Reason = validate.Clip(fmt.Sprintf("routed by this step's evaluation, %s, not the input's %s (the ruleset changed in between): %s", r.Verdict, in.Verdict, r.Reason))
+		}
 	}
 	if o.Problem != nil {
 		if err := quarantine(ctx, d, o, &out); err != nil {

@@ -219,8 +219,7 @@ func TestRouteArchiveFirst(t *testing.T) {
 			d := lakeDeps(l)
 			d.Archive = failingStore{Store: l.Store, prefix: "archive/"}
 			_, err := route.Route(context.Background(), d, validate.Output{Key: key, ETag: info.ETag})
-			var su *store.StoreUnavailableError
-			if !errors.As(err, &su) {
+			if _, ok := err.(*store.StoreUnavailableError); !ok {
 				t.Fatalf("route with a failing archive: %v (%T), want *store.StoreUnavailableError", err, err)
 			}
 			if got := vt.Get(t, l.Store, key); !bytes.Equal(got, tc.data) {
@@ -392,5 +391,35 @@ func TestRouteS3(t *testing.T) {
 	// a duplicate event
 	if v, err := validate.Validate(ctx, d.Deps, validate.Input{Key: key, ETag: v.ETag}); err != nil || v.Verdict != validate.Done {
 		t.Errorf("duplicate event: %+v, %v; want DONE", v, err)
+	}
+}
+
+// TestRouteStoreUnavailable: a store failure while writing silver comes
+// back as *store.StoreUnavailableError itself (the type name the state
+// machine retries on), bronze intact; the retry then succeeds.
+func TestRouteStoreUnavailable(t *testing.T) {
+	for _, prefix := range []string{"silver/", "discarded/", "_meta/dq/"} {
+		t.Run(prefix, func(t *testing.T) {
+			l := vt.NewLake(t)
+			rows := vt.GoodRows(10)
+			rows[1].Status = vt.P("paid")
+			data := vt.OrdersParquet(t, rows)
+			info := vt.Put(t, l.Store, key, data)
+			d := lakeDeps(l)
+			d.Lake = failingStore{Store: l.Store, prefix: prefix}
+			in := validate.Output{Key: key, ETag: info.ETag}
+			_, err := route.Route(context.Background(), d, in)
+			if _, ok := err.(*store.StoreUnavailableError); !ok {
+				t.Fatalf("route: %v (%T), want *store.StoreUnavailableError", err, err)
+			}
+			if got := vt.Get(t, l.Store, key); !bytes.Equal(got, data) {
+				t.Errorf("bronze object changed")
+			}
+			r, err := route.Route(context.Background(), lakeDeps(l), in)
+			if err != nil || r.SilverRows != 9 || r.DiscardedRows != 1 {
+				t.Fatalf("retry: %+v, %v", r, err)
+			}
+			checkDone(t, l, data, r)
+		})
 	}
 }

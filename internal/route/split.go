@@ -110,7 +110,7 @@ func route(ctx context.Context, d Deps, o *validate.Object, r *Record) error {
 				}
 				return rt.removeWritten(ctx)
 			}
-			return err
+			return validate.StoreError(err, "route: %s: pass %d", o.Key, pass)
 		}
 		if n != rowsIn {
 			return &ConservationError{Key: o.Key, RowsIn: rowsIn, Detail: fmt.Sprintf("pass %d read %d rows", pass, n)}
