@@ -488,3 +488,46 @@ func (e *env) roleWithoutStats() string {
 	e.exec("GRANT SELECT ON items TO " + role)
 	return role
 }
+
+// A prepared (two-phase) transaction has left pg_stat_activity: while one
+// is pending, runs hold the watermark where it is, so the rows it stamped
+// at its start are picked up once it commits.
+func TestPreparedTransaction(t *testing.T) {
+	e := newEnv(t, "timestamptz NOT NULL", contract.NullCursorFail)
+	ctx := context.Background()
+	var maxPrepared int
+	if err := e.connect().QueryRow(ctx, "SELECT current_setting('max_prepared_transactions')::int").Scan(&maxPrepared); err != nil {
+		t.Fatal(err)
+	}
+	if maxPrepared == 0 {
+		t.Skip("the test cluster runs with max_prepared_transactions = 0 (scripts/pg.sh would need -c max_prepared_transactions=N)")
+	}
+	e.exec("INSERT INTO items (id) SELECT generate_series(1, 5)")
+	r0 := e.run()
+
+	tx, _ := e.beginAt()
+	if _, err := tx.Exec(ctx, "INSERT INTO items (id) SELECT generate_series(6, 10)"); err != nil {
+		t.Fatal(err)
+	}
+	gid := "lake-test-" + e.dbName()
+	if _, err := tx.Exec(ctx, "PREPARE TRANSACTION '"+gid+"'"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // a pending prepared transaction would block dropping the database
+		var pending bool
+		if err := e.connect().QueryRow(ctx, "SELECT count(*) > 0 FROM pg_prepared_xacts WHERE gid = $1", gid).Scan(&pending); err != nil {
+			t.Fatal(err)
+		}
+		if pending {
+			e.exec("ROLLBACK PREPARED '" + gid + "'")
+		}
+	})
+	time.Sleep(20 * time.Millisecond)
+	r1 := e.run()
+	if *r1.Watermark != *r0.Watermark || !strings.Contains(r1.HiReason, "prepared transaction") {
+		t.Fatalf("run with a prepared transaction pending moved the watermark from %s to %s (%s), want it held", r0.Watermark, r1.Watermark, r1.HiReason)
+	}
+	e.exec("COMMIT PREPARED '" + gid + "'")
+	e.run()
+	e.checkExactlyOnce()
+}

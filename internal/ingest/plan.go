@@ -41,22 +41,24 @@ func (in *Ingester) plan(ctx context.Context, t *contract.Table, parts int) (*se
 			s.close()
 		}
 	}()
-	hi, reason, err := s.bound(ctx)
+	var lo *Instant
+	if wm != nil {
+		lo = &wm.Watermark
+	}
+	hi, reason, err := s.bound(ctx, lo)
 	if err != nil {
 		return nil, nil, err
 	}
-	p := &Plan{Table: t.Name, Cursor: t.Cursor, Hi: hi, HiReason: reason, WatermarkETag: etag}
+	p := &Plan{Table: t.Name, Cursor: t.Cursor, Hi: hi, HiReason: reason, WatermarkETag: etag, Lo: lo}
 	if wm != nil {
 		if wm.Cursor != t.Cursor {
 			return nil, nil, fmt.Errorf("ingest %s: the watermark %s is for cursor %q but the contract's cursor is %q; "+
 				"delete the watermark to re-extract the table by the new cursor", t.Name, WatermarkKey(t.Name), wm.Cursor, t.Cursor)
 		}
-		lo := wm.Watermark
-		p.Lo = &lo
-		if p.Hi < lo {
+		if p.Hi < *lo {
 			// A transaction in flight started before the last run's bound
 			// was fixed (within the margin): never move backwards.
-			p.Hi = lo
+			p.Hi = *lo
 			p.HiReason += fmt.Sprintf("; held at the watermark %s", lo)
 		}
 	}

@@ -105,7 +105,13 @@ FROM (
 // belongs to a transaction that started at or after hi, so a row it stamps
 // with its start time (now()) or later has cursor >= hi and is picked up by
 // the next run, whose lo is this run's hi.
-func (s *session) bound(ctx context.Context) (Instant, string, error) {
+//
+// A prepared transaction (two-phase commit) has left pg_stat_activity and
+// its start time is lost, but every earlier run that happened while it was
+// in flight held its bound at or below that start; so while one is pending
+// the bound stays at lo, the current watermark. On a first run (lo nil) the
+// best available is its PREPARE time.
+func (s *session) bound(ctx context.Context, lo *Instant) (Instant, string, error) {
 	var (
 		standby, seesAll         bool
 		role                     string
@@ -131,8 +137,13 @@ func (s *session) bound(ctx context.Context) (Instant, string, error) {
 	if oldest != nil && *oldest < hi {
 		hi, reason = *oldest, fmt.Sprintf("transaction in flight since %s (pid %d)", Instant(*oldest), *oldestPID)
 	}
-	if prepared != nil && *prepared < hi {
-		hi, reason = *prepared, fmt.Sprintf("prepared transaction pending since %s", Instant(*prepared))
+	if prepared != nil {
+		if lo != nil {
+			return *lo, fmt.Sprintf("prepared transaction pending since %s: held at the watermark", Instant(*prepared)), nil
+		}
+		if *prepared < hi {
+			hi, reason = *prepared, fmt.Sprintf("prepared transaction pending since %s", Instant(*prepared))
+		}
 	}
 	hi -= margin.Microseconds()
 	return Instant(hi), fmt.Sprintf("%s, minus a %s margin", reason, margin), nil
