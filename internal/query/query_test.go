@@ -21,6 +21,7 @@ import (
 	"github.com/medallionlake/lake/internal/query/format"
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/store/filestore"
+	"github.com/medallionlake/lake/queries"
 )
 
 var ctx = context.Background()
@@ -83,7 +84,7 @@ func newLake(t *testing.T) *filestore.Store {
 		  "DataQualityRulesPass": [], "DataQualityRulesFail": ["ColumnValues \"status\" in [\"PAID\"]", "ColumnValues \"amount\" >= 0"],
 		  "DataQualityRulesSkip": [], "DataQualityEvaluationResult": "Failed"}`)
 	if _, err := s.Put(ctx, "_meta/watermarks/history/orders/1.json", strings.NewReader(
-		`{"table":"orders","cursor":"updated_at","watermark":{"us":"1704326400000000","utc":"2024-01-04T00:00:00.000000Z"},"objects":1,"rows":2,"bytes":100}`), nil); err != nil {
+		`{"table":"orders","cursor":"updated_at","watermark":{"us":"1704326400000000","utc":"2024-01-04T00:00:00.000000Z"},"advanced_at":{"us":"1704326405000000","utc":"2024-01-04T00:00:05.000000Z"},"objects":1,"rows":2,"bytes":100}`), nil); err != nil {
 		t.Fatal(err)
 	}
 	crawlLake(t, s)
@@ -268,5 +269,28 @@ func TestMirror(t *testing.T) {
 	}
 	if _, err := query.Open(ctx, notAFolder{s}, localcatalog.New(s), query.Options{}); err == nil {
 		t.Errorf("Open without a cache folder for a remote lake: no error")
+	}
+}
+
+// TestNamedQueries runs every named example query on DuckDB over the
+// fixture lake.
+func TestNamedQueries(t *testing.T) {
+	e := open(t, newLake(t), query.Options{})
+	want := map[string]string{
+		"orders_per_status_per_day": "day,status,orders,amount\n2024-01-01,CANCELLED,1,30.50\n2024-01-01,SHIPPED,1,10.00\n2024-01-02,PENDING,1,0.05\n",
+		"discard_rate_per_rule": "rule,failed_rows,evaluated_rows,discard_pct\n" +
+			"\"ColumnValues \"\"amount\"\" >= 0\",1,8,12.5\n\"ColumnValues \"\"status\"\" in [\"\"PAID\"\"]\",1,8,12.5\n",
+		"latest_watermark_per_table": "table,watermark,advanced_at,advances,rows_extracted\norders,2024-01-04 00:00:00,2024-01-04 00:00:05,1,2\n",
+	}
+	for _, name := range queries.Names() {
+		t.Run(name, func(t *testing.T) {
+			sql, err := queries.Get(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := run(t, e, format.CSV, sql); got != want[name] {
+				t.Errorf("got:\n%s\nwant:\n%s", got, want[name])
+			}
+		})
 	}
 }

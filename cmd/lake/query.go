@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/athena"
+
+	"github.com/medallionlake/lake/internal/catalog/localcatalog"
+	"github.com/medallionlake/lake/internal/query"
+	lakeathena "github.com/medallionlake/lake/internal/query/athena"
+	"github.com/medallionlake/lake/internal/query/format"
+	"github.com/medallionlake/lake/internal/store/storeurl"
+	"github.com/medallionlake/lake/queries"
+)
+
+func init() {
+	register(command{
+		name:    "query",
+		summary: "SQL over the lake's tables (silver, discarded, meta) on DuckDB, or on Athena",
+		run:     runQuery,
+	})
+}
+
+func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, g := newFlagSet("query", "[--format table|csv|json] [--athena --workgroup W] (SQL | --named NAME)", stderr)
+	kind := fs.String("format", "table", "output: table, csv or json")
+	useAthena := fs.Bool("athena", false, "run on Amazon Athena instead of the local DuckDB (AWS credentials and region from the environment)")
+	workgroup := fs.String("workgroup", envOr("LAKE_ATHENA_WORKGROUP", ""), "Athena workgroup, with --athena (env LAKE_ATHENA_WORKGROUP)")
+	named := fs.String("named", "", "run a named example query: "+strings.Join(queries.Names(), ", "))
+	cache := fs.String("cache", envOr("LAKE_QUERY_CACHE", ""), "folder where the tables of a lake that is not a local folder are mirrored for DuckDB (env LAKE_QUERY_CACHE; default: the user cache folder)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: lake query %s\n\nnamed queries:\n", "[--format table|csv|json] [--athena --workgroup W] (SQL | --named NAME)")
+		for _, n := range queries.Names() {
+			fmt.Fprintf(stderr, "  %-28s %s\n", n, queries.Summary(n))
+		}
+		fmt.Fprintln(stderr, "\nflags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	sql := strings.TrimSpace(strings.Join(fs.Args(), " "))
+	switch {
+	case *named != "" && sql != "":
+		return errors.New("give either SQL or --named NAME, not both")
+	case *named != "":
+		var err error
+		if sql, err = queries.Get(*named); err != nil {
+			return err
+		}
+	case sql == "":
+		fs.Usage()
+		return errors.New("no SQL given")
+	}
+	w, err := format.New(stdout, *kind)
+	if err != nil {
+		return err
+	}
+	if *useAthena {
+		if *workgroup == "" {
+			return errors.New("--athena needs --workgroup (or LAKE_ATHENA_WORKGROUP)")
+		}
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return fmt.Errorf("AWS configuration: %w", err)
+		}
+		r := &lakeathena.Runner{API: athena.NewFromConfig(cfg), Workgroup: *workgroup}
+		return r.Query(ctx, sql, w)
+	}
+
+	lake, err := storeurl.Open(ctx, g.lake)
+	if err != nil {
+		return err
+	}
+	dir := *cache
+	if dir == "" {
+		if dir, err = defaultQueryCache(g.lake); err != nil {
+			return err
+		}
+	}
+	e, err := query.Open(ctx, lake, localcatalog.New(lake), query.Options{CacheDir: dir})
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	return e.Query(ctx, sql, w)
+}
+
+// defaultQueryCache is a folder of the user cache per lake URL.
+func defaultQueryCache(lakeURL string) (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache folder for the lake's tables (set --cache): %w", err)
+	}
+	sum := sha256.Sum256([]byte(lakeURL))
+	return filepath.Join(base, "lake", "query", hex.EncodeToString(sum[:8])), nil
+}
