@@ -42,7 +42,7 @@ func runExecutions(ctx context.Context, args []string, stdout, stderr io.Writer)
 			return err
 		}
 		if *limit > 0 && len(execs) > *limit {
-			execs = execs[len(execs)-*limit:]
+			execs = execs[:*limit]
 		}
 		return printExecutions(stdout, *format, execs)
 	case 1:

@@ -56,7 +56,7 @@ func runPipeline(ctx context.Context, g *globals, in pipeline.StartInput, format
 		if err != nil {
 			return err
 		}
-		add("schedule", e)
+		add(in.Source, e)
 	} else {
 		fmt.Fprintln(stderr, "lake run: no --source / LAKE_SOURCE_URL: skipping ingest, processing bronze/landing/ only")
 	}

@@ -125,6 +125,12 @@ func (p *Pipeline) Ingest(ctx context.Context, in IngestInput) (*ingest.Result, 
 		return nil, &BadInputError{Task: "ingest", Reason: `want exactly one of "extract" and "commit"`}
 	case in.Extract != nil:
 		res, err = p.ing.Extract(ctx, *in.Extract)
+		if err == nil {
+			// The Map state gathers every item's result into the commit's
+			// input: keep them small whatever the number of objects (their
+			// keys are in bronze; the counts are what the commit records).
+			res.Objects = nil
+		}
 	default:
 		res, err = p.ing.Commit(ctx, *in.Commit)
 	}
