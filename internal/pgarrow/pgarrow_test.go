@@ -303,10 +303,17 @@ func TestStreamChecksColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{"SELECT a FROM two", "SELECT b, a FROM two"} {
-		err := pgarrow.Stream(ctx, tx, tbl, q, nil, 0, func(rec arrow.RecordBatch) error { rec.Release(); return nil })
+	for _, tt := range []struct {
+		query string
+		args  []any
+	}{
+		{"SELECT a FROM two", nil},
+		{"SELECT b, a FROM two", nil},
+		{"SELECT a, b FROM two", []any{pgx.QueryExecModeSimpleProtocol}}, // text results
+	} {
+		err := pgarrow.Stream(ctx, tx, tbl, tt.query, tt.args, 0, func(rec arrow.RecordBatch) error { rec.Release(); return nil })
 		if err == nil {
-			t.Errorf("Stream(%q) succeeded, want an error about the result's columns", q)
+			t.Errorf("Stream(%q, %v) succeeded, want an error about the result's columns", tt.query, tt.args)
 		}
 	}
 }

@@ -55,7 +55,7 @@ func Stream(ctx context.Context, tx pgx.Tx, t *Table, query string, args []any, 
 	flush := func() error {
 		rec := bld.NewRecordBatch()
 		n = 0
-		bld.Reserve(batchRows)
+		reserve(bld, rec, batchRows)
 		return emit(rec)
 	}
 	for rows.Next() {
@@ -80,12 +80,36 @@ func Stream(ctx context.Context, tx pgx.Tx, t *Table, query string, args []any, 
 	return nil
 }
 
+// reserve makes room in bld for a batch like prev: batchRows rows and, for
+// variable-length columns, as many data bytes as prev held, so that the
+// builders do not grow (and copy) their buffers value by value.
+func reserve(bld *array.RecordBuilder, prev arrow.RecordBatch, batchRows int) {
+	bld.Reserve(batchRows)
+	for i, f := range bld.Fields() {
+		var b *array.BinaryBuilder
+		switch f := f.(type) {
+		case *array.StringBuilder:
+			b = f.BinaryBuilder
+		case *array.BinaryBuilder:
+			b = f
+		default:
+			continue
+		}
+		if bufs := prev.Column(i).Data().Buffers(); len(bufs) == 3 && bufs[2] != nil {
+			b.ReserveData(bufs[2].Len())
+		}
+	}
+}
+
 // checkFields verifies that a result has t's columns' count and types.
 func checkFields(t *Table, fds []pgconn.FieldDescription) error {
 	if len(fds) != len(t.Columns) {
 		return fmt.Errorf("pgarrow: query %s returns %d columns, want the table's %d", t.Ident(), len(fds), len(t.Columns))
 	}
 	for i, fd := range fds {
+		if fd.Format != pgx.BinaryFormatCode {
+			return fmt.Errorf("pgarrow: query %s: result column %d (%s) is in text format; Stream needs the extended query protocol (not simple_protocol)", t.Ident(), i+1, fd.Name)
+		}
 		if c := t.Columns[i]; fd.DataTypeOID != c.OID {
 			return fmt.Errorf("pgarrow: query %s: result column %d (%s) has type OID %d, want column %q's %s (OID %d)",
 				t.Ident(), i+1, fd.Name, fd.DataTypeOID, c.Name, c.Type, c.OID)
