@@ -5,11 +5,11 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"slices"
-	"strings"
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
