@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # check-asl.sh: validates every state machine definition with asl-validator
 # (pinned in package.json): statemachine/*.asl.json and the definitions in
-# internal/asl/testdata/valid/. Installs the validator with npm when
-# node_modules lacks it. Exits non-zero if any definition is invalid.
+# internal/asl/testdata/valid/ must pass; those in
+# internal/asl/testdata/invalid/ (which the local interpreter also refuses
+# to load) must be rejected. Installs the validator with npm when
+# node_modules lacks it. Exits non-zero on any unexpected verdict.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +37,14 @@ for def in "${defs[@]}"; do
 		echo "FAIL $def"
 		echo "$out" | sed 's/^/     /'
 		failed=1
+	fi
+done
+for def in internal/asl/testdata/invalid/*.asl.json; do
+	if "$validator" --silent --json-path "$def" >/dev/null 2>&1; then
+		echo "FAIL $def (accepted, but AWS would reject it)"
+		failed=1
+	else
+		echo "ok   $def (rejected)"
 	fi
 done
 exit $failed

@@ -161,3 +161,25 @@ func TestLoadBindsHandlers(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadRejectsInvalidTestdata loads the definitions that
+// scripts/check-asl.sh shows asl-validator rejecting: the interpreter
+// refuses them too.
+func TestLoadRejectsInvalidTestdata(t *testing.T) {
+	files, err := filepath.Glob("testdata/invalid/*.asl.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no testdata/invalid definitions: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			def, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var le *LoadError
+			if _, err := Load(def, Options{Handlers: map[string]Handler{"Echo": echo}}); !errors.As(err, &le) {
+				t.Fatalf("Load error = %v, want a *LoadError", err)
+			}
+		})
+	}
+}
