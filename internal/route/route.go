@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/validate"
@@ -165,14 +164,4 @@ func quarantine(ctx context.Context, d Deps, o *validate.Object, out *Output) er
 	}
 	out.QuarantineKey = key
 	return nil
-}
-
-// sortedLabels returns the partition labels of the silver objects written.
-func sortedLabels(m map[int64]string) []string {
-	out := make([]string, 0, len(m))
-	for _, l := range m {
-		out = append(out, l)
-	}
-	slices.Sort(out)
-	return out
 }

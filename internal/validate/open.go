@@ -295,7 +295,7 @@ func (o *Object) Evaluate(ctx context.Context, st store.Store, extra []string, a
 	if err != nil {
 		return nil, nil, fmt.Errorf("validate: %s: %w", o.Key, err)
 	}
-	cols := Projection(o.Source.Schema(), slices.Concat(ev.Columns(), extra))
+	cols := projection(o.Source.Schema(), slices.Concat(ev.Columns(), extra))
 	err = o.Source.Batches(ctx, cols, func(rec arrow.RecordBatch) error {
 		if err := ev.Observe(rec); err != nil {
 			return err
@@ -317,8 +317,8 @@ func (o *Object) Evaluate(ctx context.Context, st store.Store, extra []string, a
 	return ev, res, nil
 }
 
-// Projection returns the distinct names of cols in sc's field order.
-func Projection(sc *arrow.Schema, cols []string) []string {
+// projection returns the distinct names of cols in sc's field order.
+func projection(sc *arrow.Schema, cols []string) []string {
 	var out []string
 	for _, f := range sc.Fields() {
 		if slices.Contains(cols, f.Name) && !slices.Contains(out, f.Name) {
