@@ -59,13 +59,14 @@ func (e *pathError) Error() string { return e.msg }
 // data and, built on first use, the context object.
 type evalEnv struct {
 	data   any
-	ctxFn  func() any
+	x      *execution
+	sc     *stateCtx
 	ctxObj any
 }
 
 func (e *evalEnv) eval(p *path) (any, bool) {
-	if p.context && e.ctxObj == nil && e.ctxFn != nil {
-		e.ctxObj = e.ctxFn()
+	if p.context && e.ctxObj == nil {
+		e.ctxObj = e.x.contextObject(e.sc)
 	}
 	return p.eval(e.data, e.ctxObj)
 }

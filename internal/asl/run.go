@@ -239,7 +239,7 @@ func (x *execution) contextObject(sc *stateCtx) any {
 func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 func (x *execution) env(data any, sc *stateCtx) *evalEnv {
-	return &evalEnv{data: data, ctxFn: func() any { return x.contextObject(sc) }}
+	return &evalEnv{data: data, x: x, sc: sc}
 }
 
 // runState runs one state and returns its output and the next state's
