@@ -150,3 +150,38 @@ func TestPutBoundedMemory(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+func TestMissingBucketIsNotMissingObject(t *testing.T) {
+	cfg := testenv.S3(t)
+	s, err := s3store.New(t.Context(), s3store.Options{
+		Bucket: cfg.Bucket + "-none", Region: cfg.Region, Endpoint: cfg.Endpoint, PathStyle: true,
+		AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.Get(t.Context(), "k")
+	var unavailable *store.StoreUnavailableError
+	if err == nil || errors.Is(err, store.ErrNotFound) || errors.As(err, &unavailable) {
+		t.Errorf("Get from a missing bucket: err=%v, want a plain error (not ErrNotFound, not retryable)", err)
+	}
+	if !strings.Contains(err.Error(), "NoSuchBucket") {
+		t.Errorf("Get from a missing bucket: err=%v, want it to name NoSuchBucket", err)
+	}
+}
+
+func TestBadCredentialsAreNotRetried(t *testing.T) {
+	cfg := testenv.S3(t)
+	s, err := s3store.New(t.Context(), s3store.Options{
+		Bucket: cfg.Bucket, Region: cfg.Region, Endpoint: cfg.Endpoint, PathStyle: true,
+		AccessKey: cfg.AccessKey, SecretKey: "wrong-secret",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Put(t.Context(), "k", strings.NewReader("x"), nil)
+	var unavailable *store.StoreUnavailableError
+	if err == nil || errors.As(err, &unavailable) || errors.Is(err, store.ErrPreconditionFailed) {
+		t.Errorf("Put with a wrong secret: err=%v, want a plain error", err)
+	}
+}
