@@ -43,7 +43,7 @@ func OpenParquet(r parquet.ReaderAtSeeker) (*ParquetSource, error) {
 	if err != nil {
 		return nil, &UnreadableError{err}
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{Parallel: true, BatchSize: BatchRows}, memory.DefaultAllocator)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{Parallel: false, BatchSize: BatchRows}, memory.DefaultAllocator)
 	if err != nil {
 		return nil, &UnreadableError{err}
 	}
