@@ -18,7 +18,7 @@ import (
 )
 
 // newStore opens a store in <tmp>/lake and checks, when the test ends, that
-// nothing was written beside it.
+// nothing was written beside it and no temporary file was left.
 func newStore(t *testing.T) *filestore.Store {
 	t.Helper()
 	parent := t.TempDir()
@@ -28,6 +28,9 @@ func newStore(t *testing.T) *filestore.Store {
 	}
 	t.Cleanup(func() {
 		s.Close()
+		if tmp, _ := os.ReadDir(filepath.Join(parent, "lake", ".lakestore", "tmp")); len(tmp) != 0 {
+			t.Errorf("%d temporary files left behind", len(tmp))
+		}
 		entries, _ := os.ReadDir(parent)
 		var names []string
 		for _, e := range entries {

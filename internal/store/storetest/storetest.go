@@ -5,6 +5,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -35,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"HostileKeys", testHostileKeys},
 		{"LargeObject", testLargeObject},
 		{"Atomicity", testAtomicity},
+		{"FailedPutChangesNothing", testFailedPutChangesNothing},
 		{"ConditionalCreate", testConditionalCreate},
 		{"ConditionalReplace", testConditionalReplace},
 		{"ConditionalLarge", testConditionalLarge},
@@ -453,6 +455,52 @@ func testAtomicity(t *testing.T, s store.Store) {
 	wg.Wait()
 	if got := keys(list(t, s, "")); !slices.Equal(got, []string{key}) {
 		t.Errorf("List after writes=%q, want [%q]", got, key)
+	}
+}
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+// cancelReader cancels a context when read, and ends.
+type cancelReader struct{ cancel context.CancelFunc }
+
+func (c cancelReader) Read([]byte) (int, error) { c.cancel(); return 0, io.EOF }
+
+func testFailedPutChangesNothing(t *testing.T, s store.Store) {
+	const key = "bronze/landing/orders/obj"
+	tests := []struct {
+		description string
+		size        int64 // bytes read before the failure: within one part, and past it
+		cancel      bool  // the context is canceled (and data keeps coming) instead of the read failing
+	}{
+		{"source fails early", 1 << 20, false},
+		{"source fails after a part", 9 << 20, false},
+		{"context canceled early", 1 << 20, true},
+		{"context canceled after a part", 9 << 20, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.description, func(t *testing.T) {
+			v1 := put(t, s, key, []byte("version 1"))
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			var failure io.Reader = errReader{errors.New("source broke")}
+			if tt.cancel {
+				failure = io.MultiReader(cancelReader{cancel}, randomBytes(5, 16<<20))
+			}
+			r := io.MultiReader(randomBytes(4, tt.size), failure)
+			if _, err := s.Put(ctx, key, unsized{r}, nil); err == nil {
+				t.Fatalf("Put succeeded")
+			}
+			got, info := get(t, s, key)
+			if string(got) != "version 1" || info.ETag != v1.ETag {
+				t.Errorf("after the failed Put: %d bytes, ETag %q; want version 1 (ETag %q)", len(got), info.ETag, v1.ETag)
+			}
+			if got := keys(list(t, s, "")); !slices.Equal(got, []string{key}) {
+				t.Errorf("List after the failed Put=%q, want [%q]", got, key)
+			}
+		})
 	}
 }
 
