@@ -20,6 +20,7 @@ const (
 	MaxRules     = 1000    // top-level rules
 	maxListLen   = 10000   // values in an in-list or a constant list
 	maxStringLen = 1 << 16
+	maxLabelLen  = 255
 )
 
 // condKind is the family of expression a rule type takes.
@@ -256,6 +257,11 @@ func (p *parser) labels() ([]Label, error) {
 		v := p.next()
 		if v.kind != tString {
 			return nil, p.errf(v, "expected a quoted label value")
+		}
+		for _, t := range []token{k, v} {
+			if n := len(t.text); n == 0 || n > maxLabelLen {
+				return nil, &Error{t.pos, fmt.Sprintf("label keys and values are 1 to %d characters, as in Glue", maxLabelLen)}
+			}
 		}
 		ls = append(ls, Label{k.text, v.text})
 		if p.isPunct("]") {

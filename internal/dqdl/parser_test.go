@@ -284,6 +284,7 @@ func TestParseErrors(t *testing.T) {
 		{"junk word after rule", `Rules = [ IsComplete "a" please ]`, "1:26", "expected ',', ']', and, or, where, with threshold or labels after the rule"},
 		{"labels not pairs", `Rules = [ IsComplete "a" labels=["x"] ]`, "1:37", `expected ":" between the label key and value`},
 		{"label key twice", `Rules = [ IsComplete "a" labels=["x":"1","x":"2"] ]`, "1:42", `label key "x" given twice`},
+		{"empty label value", `Rules = [ IsComplete "a" labels=["x":""] ]`, "1:38", "label keys and values are 1 to 255 characters"},
 		{"DataSources", `DataSources = { "a": "b" } Rules = [ ]`, "1:1", "the DataSources section is not supported"},
 		{"Analyzers", `Rules = [ ] Analyzers = [ ]`, "1:13", "expected the end of the file after the Rules section"},
 		{"metadata not a dict", `Metadata = [ ] Rules = [ ]`, "1:12", `expected "{" to open the dictionary`},
