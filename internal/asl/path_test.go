@@ -1,6 +1,8 @@
 package asl
 
 import (
+	"bytes"
+	"encoding/json"
 	"testing"
 	"time"
 )
@@ -82,5 +84,30 @@ func TestFakeClock(t *testing.T) {
 	}
 	if got := c.Now(); !got.Equal(t0.Add(10 * time.Second)) {
 		t.Fatalf("now=%v, want t0+10s", got)
+	}
+}
+
+// TestMarshalJSONMatchesEncodingJSON checks the interpreter's JSON writer
+// against encoding/json (HTML escaping off) on awkward strings.
+func TestMarshalJSONMatchesEncodingJSON(t *testing.T) {
+	v := map[string]any{
+		"quote\"back\\slash": "tab\tnl\ncr\rbs\bff\fnul\x00ctl\x1f",
+		"html":               "<a href='x'>&</a>",
+		"unicode":            "héllo ✓ 😀 \u2028\u2029",
+		"invalid":            "bad\xffbyte",
+		"list":               []any{nil, true, false, json.Number("1.50"), "s", map[string]any{}},
+	}
+	got, err := marshalJSON(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	e := json.NewEncoder(&buf)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	if want := bytes.TrimSuffix(buf.Bytes(), []byte("\n")); !bytes.Equal(got, want) {
+		t.Fatalf("marshalJSON=%s\nencoding/json=%s", got, want)
 	}
 }

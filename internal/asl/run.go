@@ -433,12 +433,13 @@ func (x *execution) fail(st *state, raw any, sc *stateCtx) *failure {
 // asFailure turns a data-flow error into the state failure Step Functions
 // reports for it.
 func (x *execution) asFailure(sc *stateCtx, err error) *failure {
+	if err == nil {
+		return nil
+	}
 	var pe *pathError
 	var ie *intrinsicError
 	var re *resultPathError
 	switch {
-	case err == nil:
-		return nil
 	case errors.As(err, &ie):
 		return x.stateFailure(sc, &failure{name: ErrIntrinsicFailure, cause: ie.msg})
 	case errors.As(err, &re):
