@@ -235,3 +235,12 @@ func TestObjectAndFolderConflict(t *testing.T) {
 		})
 	}
 }
+
+func BenchmarkFileStore(b *testing.B) {
+	s, err := filestore.New(filepath.Join(b.TempDir(), "lake"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.Benchmark(b, s)
+}

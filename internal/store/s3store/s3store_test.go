@@ -185,3 +185,15 @@ func TestBadCredentialsAreNotRetried(t *testing.T) {
 		t.Errorf("Put with a wrong secret: err=%v, want a plain error", err)
 	}
 }
+
+func BenchmarkS3Store(b *testing.B) {
+	cfg := testenv.S3(b)
+	s, err := s3store.New(b.Context(), s3store.Options{
+		Bucket: cfg.Bucket, Region: cfg.Region, Endpoint: cfg.Endpoint, PathStyle: true,
+		AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	storetest.Benchmark(b, s)
+}
