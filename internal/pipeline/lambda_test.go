@@ -1,0 +1,116 @@
+package pipeline_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/medallionlake/lake/internal/testenv"
+)
+
+// runtimeAPI is a Lambda Runtime API server that hands out one invocation
+// and captures what the function posts back.
+type runtimeAPI struct {
+	payload []byte
+	served  bool
+	result  chan posted
+}
+
+type posted struct {
+	path string
+	body []byte
+}
+
+func (r *runtimeAPI) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	switch {
+	case req.Method == http.MethodGet && req.URL.Path == "/2018-06-01/runtime/invocation/next":
+		if r.served {
+			time.Sleep(time.Minute) // no second invocation; the test kills the process
+			return
+		}
+		r.served = true
+		w.Header().Set("Lambda-Runtime-Aws-Request-Id", "req-1")
+		w.Header().Set("Lambda-Runtime-Deadline-Ms", "4102444800000")
+		w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:000000000000:function:lake-validate")
+		w.Write(r.payload)
+	case req.Method == http.MethodPost:
+		b, _ := io.ReadAll(req.Body)
+		r.result <- posted{req.URL.Path, b}
+		w.WriteHeader(http.StatusAccepted)
+	default:
+		http.NotFound(w, req)
+	}
+}
+
+// TestLambdaErrorType runs a real task binary against a Runtime API
+// server and checks that the errorType aws-lambda-go reports for a
+// workflow error is its Go type name: the name the state machine's
+// ErrorEquals matches.
+func TestLambdaErrorType(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "bootstrap")
+	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "./tasks/validate")
+	build.Dir = testenv.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./tasks/validate: %v\n%s", err, out)
+	}
+	tests := []struct {
+		name, key, wantType, wantMsg string
+	}{
+		{"table without a contract", "bronze/landing/nosuch/part-00000.parquet", "UnknownTableError", "nosuch"},
+		{"key outside the landing prefix", "silver/staging/orders/x.parquet", "ObjectKeyError", "silver/staging/orders/x.parquet"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			event := map[string]any{
+				"detail-type": "Object Created", "source": "aws.s3",
+				"detail": map[string]any{"bucket": map[string]any{"name": "lake-bucket"}, "object": map[string]any{"key": tt.key, "etag": "abc", "size": 10}},
+			}
+			payload, _ := json.Marshal(event)
+			api := &runtimeAPI{payload: payload, result: make(chan posted, 1)}
+			srv := httptest.NewServer(api)
+			defer srv.Close()
+
+			cmd := exec.Command(bin)
+			cmd.Env = []string{
+				"AWS_LAMBDA_RUNTIME_API=" + strings.TrimPrefix(srv.URL, "http://"),
+				"LAKE_URL=file://" + t.TempDir(),
+				"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
+				"HOME=" + t.TempDir(),
+			}
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Process.Kill()
+			var got posted
+			select {
+			case got = <-api.result:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("no response from the function; stderr:\n%s", stderr.String())
+			}
+			if want := "/2018-06-01/runtime/invocation/req-1/error"; got.path != want {
+				t.Fatalf("posted to %s (%s), want %s", got.path, got.body, want)
+			}
+			var resp struct {
+				Type    string `json:"errorType"`
+				Message string `json:"errorMessage"`
+			}
+			if err := json.Unmarshal(got.body, &resp); err != nil {
+				t.Fatalf("error payload %s: %v", got.body, err)
+			}
+			if resp.Type != tt.wantType {
+				t.Errorf("errorType = %q, want %q (message %q)", resp.Type, tt.wantType, resp.Message)
+			}
+			if !strings.Contains(resp.Message, tt.wantMsg) {
+				t.Errorf("errorMessage = %q, want it to name %q", resp.Message, tt.wantMsg)
+			}
+		})
+	}
+}
