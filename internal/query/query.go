@@ -160,9 +160,11 @@ func Views(t *catalog.Table, root string) []string {
 	for i, k := range t.PrimaryKey {
 		pk[i] = ident(k)
 	}
+	// file_index (the object's rank in the sorted list of object keys) and
+	// file_row_number are DuckDB's virtual columns: integers, cheap to sort.
 	views = append(views, fmt.Sprintf(
-		"CREATE VIEW %s.%s AS SELECT %s FROM read_parquet(%s, %s, filename = true, file_row_number = true) "+
-			"QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s DESC NULLS LAST, filename DESC, file_row_number DESC) = 1",
+		"CREATE VIEW %s.%s AS SELECT %s FROM read_parquet(%s, %s) "+
+			"QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s DESC NULLS LAST, file_index DESC, file_row_number DESC) = 1",
 		ident(t.Database), ident(t.Name+CurrentSuffix), list, glob, opts, strings.Join(pk, ", "), ident(t.Cursor)))
 	return views
 }

@@ -91,7 +91,7 @@ func newLake(t *testing.T) *filestore.Store {
 	return s
 }
 
-func crawlLake(t *testing.T, s store.Store) {
+func crawlLake(t testing.TB, s store.Store) {
 	t.Helper()
 	ct, err := contract.LoadFile(filepath.Join("..", "..", "schemas", "orders.table.yaml"))
 	if err != nil {

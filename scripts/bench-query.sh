@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# bench-query.sh [ORDERS] [RUNS]: the query benchmark. Writes a silver
+# layout of ORDERS orders (default 1000000; 30 daily partitions, two objects
+# each, a second version of every fifth order), crawls it into the local
+# catalog, then times a group-by over silver.orders_current through the
+# query layer (what `lake query` runs: DuckDB opened, catalog read, views
+# created, query run and printed) against the same question asked of DuckDB
+# directly over the same files without the catalog, RUNS times each
+# (default 5), alternating. Prints both times and their ratio; the target
+# is a ratio of at most 1.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+orders=${1:-1000000}
+runs=${2:-5}
+out=$(LAKE_BENCH_ORDERS=$orders go test -run '^$' -bench '^BenchmarkCurrentGroupBy$' -benchtime "${runs}x" -timeout 60m ./internal/query)
+echo "$out" >&2
+line=$(grep -E '^BenchmarkCurrentGroupBy' <<<"$out")
+lake=$(awk '{for (i=1;i<NF;i++) if ($(i+1)=="lake-ms/op") print $i}' <<<"$line")
+direct=$(awk '{for (i=1;i<NF;i++) if ($(i+1)=="direct-ms/op") print $i}' <<<"$line")
+ratio=$(awk '{for (i=1;i<NF;i++) if ($(i+1)=="ratio") print $i}' <<<"$line")
+echo "orders: $orders, runs: $runs"
+echo "lake query (catalog + views):  ${lake} ms/query"
+echo "DuckDB directly over the files: ${direct} ms/query"
+echo "ratio: ${ratio} (target <= 1.1)"
+if awk -v r="$ratio" 'BEGIN { exit !(r <= 1.1) }'; then
+	echo "target met"
+else
+	echo "target missed"
+fi
