@@ -9,7 +9,8 @@
 //     fsyncs it, then renames (or, for IfNoneMatch, hard-links) it into
 //     place and fsyncs the folder. A reader holds the old file or the new
 //     one, never a mix. .lakestore is reserved: List never shows it and keys
-//     under it are refused with store.ErrInvalidKey.
+//     under it are refused with store.ErrInvalidKey. New removes temporary
+//     files older than an hour, left by processes that died mid-Put.
 //   - Confinement: every key passes store.ValidateKey, and all file access
 //     goes through an os.Root opened on DIR, which refuses to follow a
 //     symbolic link out of DIR.
@@ -50,6 +51,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -96,7 +98,29 @@ func New(dir string) (*Store, error) {
 			return nil, fmt.Errorf("filestore: create %s: %w", filepath.Join(abs, d), err)
 		}
 	}
-	return &Store{dir: abs, root: root}, nil
+	s := &Store{dir: abs, root: root}
+	s.sweepTemp()
+	return s, nil
+}
+
+// staleTemp is the age past which a temporary file is taken to be left over
+// from a process that died mid-Put.
+const staleTemp = time.Hour
+
+// sweepTemp removes stale temporary files (best effort). Fresh ones may
+// belong to another process's Put in progress and are left alone.
+func (s *Store) sweepTemp() {
+	d, err := s.root.Open(tmpDir)
+	if err != nil {
+		return
+	}
+	defer d.Close()
+	entries, _ := d.ReadDir(-1)
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleTemp {
+			s.root.Remove(tmpDir + "/" + e.Name())
+		}
+	}
 }
 
 // Dir is the lake folder's absolute path.
@@ -136,6 +160,9 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *store.Pu
 		return store.ObjectInfo{}, fmt.Errorf("store: put %q: %w", key, err)
 	}
 	defer unlock()
+	if err := ctx.Err(); err != nil {
+		return store.ObjectInfo{}, fmt.Errorf("store: put %q: %w", key, err)
+	}
 	if opts.IfMatch != "" {
 		cur, err := s.stat(key)
 		switch {

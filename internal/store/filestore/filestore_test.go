@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/store/filestore"
@@ -243,4 +244,36 @@ func BenchmarkFileStore(b *testing.B) {
 	}
 	defer s.Close()
 	storetest.Benchmark(b, s)
+}
+
+func TestNewSweepsStaleTemporaryFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "lake")
+	s, err := filestore.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	tmp := filepath.Join(dir, ".lakestore", "tmp")
+	for _, name := range []string{"stale", "fresh"} {
+		if err := os.WriteFile(filepath.Join(tmp, name), []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(filepath.Join(tmp, "stale"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	s, err = filestore.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	entries, _ := os.ReadDir(tmp)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if want := []string{"fresh"}; !slices.Equal(names, want) {
+		t.Errorf("temporary files after New=%q, want %q (only the stale one removed)", names, want)
+	}
 }
