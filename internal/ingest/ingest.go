@@ -19,9 +19,10 @@ type Options struct {
 	// BatchRows is the number of rows decoded into one Arrow batch
 	// (0: pgarrow's default).
 	BatchRows int
-	// Parallel is how many key ranges Run extracts at once, each on its
-	// own connection, all in one snapshot exported by the planning
-	// transaction (0 or 1: one range, one connection).
+	// Parallel is how many key ranges Run splits a table into and
+	// extracts at once, each on its own connection, all in one snapshot
+	// exported by the planning transaction (0 or 1: one range, read in the
+	// planning transaction itself).
 	Parallel int
 	// ReplicaLag, when the source is a standby, is the lag window: the run's
 	// upper bound is held this far below the last replayed commit, and only
@@ -127,19 +128,11 @@ func (in *Ingester) extractAll(ctx context.Context, items []WorkItem, snap strin
 	defer cancel()
 	results := make([]Result, len(items))
 	errs := make([]error, len(items))
-	sem := make(chan struct{}, max(in.Parallel, 1))
 	var wg sync.WaitGroup
 	for i := range items {
 		item := items[i]
 		item.Snapshot = snap
 		wg.Go(func() {
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-				errs[i] = ctx.Err()
-				return
-			}
 			r, err := in.Extract(ctx, item)
 			if err != nil {
 				errs[i] = err
