@@ -59,6 +59,8 @@ const (
 	DefaultPartSize = 8 << 20
 	// minPartSize is S3's smallest part size (but for the last part).
 	minPartSize = 5 << 20
+	// smallObject is how much Put reads before it takes a part buffer.
+	smallObject = 64 << 10
 	// uploadConcurrency is the number of parts uploaded at once; Put holds
 	// at most uploadConcurrency+1 part buffers.
 	uploadConcurrency = 2
@@ -176,12 +178,23 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *store.Pu
 	if opts == nil {
 		opts = &store.PutOptions{}
 	}
+	// Most objects the lake writes are small (state, reports): read a
+	// little first, and take a part buffer only for more.
+	small := make([]byte, smallObject)
+	n, err := io.ReadFull(r, small)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return s.putSingle(ctx, key, full, small[:n], opts)
+	}
+	if err != nil {
+		return store.ObjectInfo{}, fmt.Errorf("store: put %q: read: %w", key, err)
+	}
 	bufp := s.parts.Get().(*[]byte)
-	n, err := io.ReadFull(r, *bufp)
+	copy(*bufp, small)
+	m, err := io.ReadFull(r, (*bufp)[n:])
 	switch {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		defer s.parts.Put(bufp)
-		return s.putSingle(ctx, key, full, (*bufp)[:n], opts)
+		return s.putSingle(ctx, key, full, (*bufp)[:n+m], opts)
 	case err != nil:
 		s.parts.Put(bufp)
 		return store.ObjectInfo{}, fmt.Errorf("store: put %q: read: %w", key, err)
