@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"math"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -530,4 +532,32 @@ func TestPreparedTransaction(t *testing.T) {
 	e.exec("COMMIT PREPARED '" + gid + "'")
 	e.run()
 	e.checkExactlyOnce()
+}
+
+// Every run writes the table's column schema, from the catalog, for the
+// later steps to check objects against.
+func TestSchemaRecord(t *testing.T) {
+	e := newEnv(t, "timestamptz NOT NULL", contract.NullCursorFail)
+	e.run()
+	rc, _, err := e.st.Get(context.Background(), SchemaKey("items"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var got TableSchema
+	if err := json.NewDecoder(rc).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	want := TableSchema{
+		Table: "items", Source: "public.items", PrimaryKey: []string{"id"}, Cursor: "updated_at",
+		Columns: []ColumnSchema{
+			{Name: "id", Type: "bigint", Arrow: "int64", Nullable: false},
+			{Name: "v", Type: "bigint", Arrow: "int64", Nullable: false},
+			{Name: "note", Type: "text", Arrow: "utf8", Nullable: true},
+			{Name: "updated_at", Type: "timestamp with time zone", Arrow: "timestamp[us, tz=UTC]", Nullable: false},
+		},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("schema record:\ngot  %+v\nwant %+v", got, want)
+	}
 }
