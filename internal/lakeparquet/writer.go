@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/parquet"
@@ -95,7 +94,7 @@ type Writer struct {
 	batches chan arrow.RecordBatch
 	failed  chan struct{} // closed when the encoder fails
 	done    chan struct{} // closed when the encoder has stopped
-	once    sync.Once
+	closed  bool          // batches is closed
 
 	// Owned by the encoder goroutine until done.
 	err     error
@@ -155,6 +154,9 @@ func writerProperties(schema *arrow.Schema, opts Options, aprops pqarrow.ArrowWr
 // retains it while queued). It returns the writer's error once it has
 // failed.
 func (w *Writer) Write(rec arrow.RecordBatch) error {
+	if w.closed {
+		return errors.New("lakeparquet: write after Close or Abort")
+	}
 	if !rec.Schema().Equal(w.schema) {
 		return fmt.Errorf("lakeparquet: batch schema %s differs from writer schema %s", rec.Schema(), w.schema)
 	}
@@ -172,8 +174,7 @@ func (w *Writer) Write(rec arrow.RecordBatch) error {
 // Close finishes the last object and returns every object written, in
 // part order. After a failure it returns the error and no objects.
 func (w *Writer) Close() ([]Object, error) {
-	w.once.Do(func() { close(w.batches) })
-	<-w.done
+	w.stop()
 	w.cancel(nil)
 	if w.err != nil {
 		return nil, w.err
@@ -188,7 +189,15 @@ func (w *Writer) Abort(cause error) {
 		cause = errors.New("lakeparquet: aborted")
 	}
 	w.cancel(cause)
-	w.once.Do(func() { close(w.batches) })
+	w.stop()
+}
+
+// stop ends the input and waits for the encoder.
+func (w *Writer) stop() {
+	if !w.closed {
+		w.closed = true
+		close(w.batches)
+	}
 	<-w.done
 }
 

@@ -233,6 +233,11 @@ func TestAbortLeavesNoPartialObject(t *testing.T) {
 	if _, err := w.Close(); err == nil || err.Error() != "source failed" {
 		t.Errorf("Close after Abort = %v, want the abort cause", err)
 	}
+	rec := batch(0, 1)
+	defer rec.Release()
+	if err := w.Write(rec); err == nil {
+		t.Error("Write after Abort succeeded, want an error")
+	}
 	// Completed objects stay, each whole; the one in progress never appears.
 	for _, key := range listKeys(t, st) {
 		data := readAll(t, st, key)
