@@ -44,6 +44,9 @@ ensure_binaries() {
 		echo "pg.sh: $PG_BIN/pg_ctl not found: install PostgreSQL 15 (Debian: apt-get install postgresql-15) or set PG_BIN" >&2
 		exit 1
 	fi
+	if [ "$(id -u)" = 0 ] && ! id -u postgres >/dev/null 2>&1; then
+		useradd --system --user-group --no-create-home postgres
+	fi
 }
 
 # free_port prints a loopback TCP port nobody listens on.
