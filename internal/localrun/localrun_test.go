@@ -1,0 +1,253 @@
+package localrun_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/medallionlake/lake/internal/asl"
+	"github.com/medallionlake/lake/internal/catalog/localcatalog"
+	"github.com/medallionlake/lake/internal/contract"
+	"github.com/medallionlake/lake/internal/ingest"
+	"github.com/medallionlake/lake/internal/localrun"
+	"github.com/medallionlake/lake/internal/pipeline"
+	"github.com/medallionlake/lake/internal/seed"
+	"github.com/medallionlake/lake/internal/store"
+	"github.com/medallionlake/lake/internal/store/filestore"
+	"github.com/medallionlake/lake/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// env is a seeded source database and an empty local lake with the
+// pipeline's runner over them.
+type env struct {
+	db     *pgx.Conn
+	lake   store.Store
+	runner *localrun.Runner
+	seeded seed.Summary
+}
+
+func newEnv(t *testing.T, rows int64) *env {
+	t.Helper()
+	ctx := context.Background()
+	url := testenv.Postgres(t)
+	db, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(context.Background()) })
+	sum, err := seed.Run(ctx, db, seed.Options{Rows: rows, Defects: 0.1, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lake, err := filestore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := contract.LoadDir(testenv.RepoRoot() + "/schemas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ingest holds its upper bound Margin below the present; keep it short
+	// and wait it out so that the seeded rows are due.
+	opts := ingest.Options{Margin: 10 * time.Millisecond}
+	time.Sleep(50 * time.Millisecond)
+	p := pipeline.New(pipeline.Config{Lake: lake, Tables: tables, Source: url, Catalog: localcatalog.New(lake), Ingest: opts})
+	r, err := localrun.New(p, lake, localrun.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{db: db, lake: lake, runner: r, seeded: sum}
+}
+
+func (e *env) layers(t *testing.T) map[string]localrun.Layer {
+	t.Helper()
+	ls, err := localrun.Counts(context.Background(), e.lake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]localrun.Layer{}
+	for _, l := range ls {
+		out[l.Name] = l
+	}
+	return out
+}
+
+func succeeded(t *testing.T, what string, exec *asl.Execution, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if exec.Status != asl.StatusSucceeded {
+		t.Fatalf("%s: execution %s %s: %s: %s", what, exec.Name, exec.Status, exec.Error, exec.Cause)
+	}
+}
+
+// TestRunConservesRows runs the pipeline as `lake run` does, with the
+// ingest split into key ranges, and checks that every seeded row reaches
+// silver or discarded, that the discarded ones are exactly the seeded
+// defects, that archive holds every bronze row and that bronze is empty.
+func TestRunConservesRows(t *testing.T) {
+	e := newEnv(t, 3000)
+	ctx := context.Background()
+	exec, err := e.runner.Start(ctx, pipeline.StartInput{Source: "manual", Parts: 3})
+	succeeded(t, "ingest", exec, err)
+
+	objs, err := e.runner.Pending(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) < 2 {
+		t.Fatalf("%d bronze objects after a 3-part ingest, want several", len(objs))
+	}
+	execs, err := e.runner.Objects(ctx, objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, x := range execs {
+		succeeded(t, objs[i].Key, x, nil)
+	}
+	l := e.layers(t)
+	var defects int64
+	for _, n := range e.seeded.Defects {
+		defects += n
+	}
+	for _, c := range []struct {
+		name      string
+		got, want int64
+	}{
+		{"bronze objects left", l["bronze"].Objects, 0},
+		{"silver+discarded rows", l["silver"].Rows + l["discarded"].Rows, e.seeded.Rows},
+		{"discarded rows", l["discarded"].Rows, defects},
+		{"archive rows", l["archive"].Rows, e.seeded.Rows},
+		{"archive objects", l["archive"].Objects, int64(len(objs))},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
+		}
+	}
+
+	// A duplicate event for a routed object ends early and changes nothing.
+	exec, err = e.runner.Object(ctx, objs[0])
+	succeeded(t, "duplicate event", exec, err)
+	var out struct {
+		Verdict string `json:"verdict"`
+	}
+	if err := json.Unmarshal(exec.Output, &out); err != nil || out.Verdict != "DONE" {
+		t.Errorf("duplicate event output = %s, want verdict DONE", exec.Output)
+	}
+	if got := e.layers(t); got["silver"].Rows != l["silver"].Rows || got["discarded"].Rows != l["discarded"].Rows {
+		t.Errorf("after a duplicate event: silver %d discarded %d rows, want %d and %d", got["silver"].Rows, got["discarded"].Rows, l["silver"].Rows, l["discarded"].Rows)
+	}
+}
+
+// TestFailedExecutionKeepsObject drops an object for a table with no
+// contract: the execution fails naming the error, a failure record is
+// written and the object stays in bronze.
+func TestFailedExecutionKeepsObject(t *testing.T) {
+	e := newEnv(t, 10)
+	ctx := context.Background()
+	key := "bronze/landing/nosuch/part-00000.parquet"
+	info, err := e.lake.Put(ctx, key, strings.NewReader("PAR1"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec, err := e.runner.Object(ctx, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := exec.Status, asl.StatusFailed; got != want {
+		t.Fatalf("status = %s, want %s", got, want)
+	}
+	if got, want := exec.Error, "UnknownTableError"; got != want {
+		t.Errorf("Error = %q, want %q (cause %s)", got, want, exec.Cause)
+	}
+	if !strings.Contains(exec.Cause, "nosuch") {
+		t.Errorf("Cause = %q, want it to name the table", exec.Cause)
+	}
+	rc, _, err := e.lake.Get(ctx, pipeline.FailuresPrefix+exec.Name+".json")
+	if err != nil {
+		t.Fatalf("failure record: %v", err)
+	}
+	var rec pipeline.FailureInput
+	if err := json.NewDecoder(rc).Decode(&rec); err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	if rec.Error.Error != "UnknownTableError" || !bytes.Contains(rec.Input, []byte(key)) {
+		t.Errorf("failure record = %+v, want the error and the object's event", rec)
+	}
+	if _, err := e.lake.Stat(ctx, key); err != nil {
+		t.Errorf("object after a failed execution: %v, want it kept in bronze", err)
+	}
+	_, events, err := asl.LoadExecution(ctx, e.lake, exec.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := events[len(events)-1]; last.Type != "ExecutionFailed" {
+		t.Errorf("last history event = %s, want ExecutionFailed", last.Type)
+	}
+}
+
+// TestServeProcessesEachObjectOnce runs serve over landing, stops it, and
+// starts it again: routed objects are not run again, and a failed object
+// is not retried on every poll or restart.
+func TestServeProcessesEachObjectOnce(t *testing.T) {
+	e := newEnv(t, 500)
+	ctx := context.Background()
+	exec, err := e.runner.Start(ctx, pipeline.StartInput{Source: "manual"})
+	succeeded(t, "ingest", exec, err)
+	bad, err := e.lake.Put(ctx, "bronze/landing/nosuch/x.parquet", strings.NewReader("x"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveUntil := func(done func() bool) {
+		t.Helper()
+		sctx, cancel := context.WithCancel(ctx)
+		errc := make(chan error, 1)
+		go func() { errc <- e.runner.Serve(sctx, localrun.ServeOptions{Poll: 20 * time.Millisecond}) }()
+		deadline := time.Now().Add(60 * time.Second)
+		for !done() {
+			if time.Now().After(deadline) {
+				cancel()
+				t.Fatal("serve did not get there in 60s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond) // a few more polls
+		cancel()
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	executions := func() int {
+		xs, err := asl.ListExecutions(ctx, e.lake)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(xs)
+	}
+	onlyBadLeft := func() bool {
+		objs, err := e.runner.Pending(ctx)
+		return err == nil && len(objs) == 1 && objs[0].Key == bad.Key && executions() >= 3
+	}
+	serveUntil(onlyBadLeft)
+	n := executions()
+	if n != 3 { // ingest, the bronze object, the bad object once
+		t.Errorf("%d executions after serving, want 3", n)
+	}
+	serveUntil(func() bool { return true })
+	if got := executions(); got != n {
+		t.Errorf("%d executions after a restart, want still %d", got, n)
+	}
+	if _, err := e.lake.Stat(ctx, bad.Key); errors.Is(err, store.ErrNotFound) {
+		t.Error("the failed object left bronze")
+	}
+}
