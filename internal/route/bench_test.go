@@ -64,7 +64,7 @@ type benchRun struct {
 // with the same number of threads. Each side runs in its own process (this
 // test binary, re-executed) so that its peak RSS is its own. It runs only
 // when LAKE_BENCH_ROUTE=1 (scripts/bench-route.sh); LAKE_BENCH_ROWS
-// overrides the row count.
+// overrides the row count, LAKE_BENCH_MAX_OPEN route's MaxOpenPartitions.
 func TestBenchRouteVsDuckDB(t *testing.T) {
 	if os.Getenv("LAKE_BENCH_ROUTE") != "1" {
 		t.Skip("set LAKE_BENCH_ROUTE=1 (scripts/bench-route.sh) to run benchmark 2")
@@ -175,6 +175,11 @@ func benchLake(t *testing.T, file, dir string) benchRun {
 		t.Fatal(err)
 	}
 	d := route.Deps{Deps: validate.Deps{Lake: st, Tables: tables}}
+	if s := os.Getenv("LAKE_BENCH_MAX_OPEN"); s != "" {
+		if d.MaxOpenPartitions, err = strconv.Atoi(s); err != nil {
+			t.Fatalf("LAKE_BENCH_MAX_OPEN: %v", err)
+		}
+	}
 	start := time.Now()
 	v, err := validate.Validate(ctx, d.Deps, validate.Input{Key: key, ETag: info.ETag, Size: info.Size})
 	if err != nil {
