@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/medallionlake/lake/internal/store/s3store"
 )
 
 // S3Config addresses one bucket on the test S3 server (versitygw).
@@ -36,6 +38,20 @@ func (c S3Config) Client() *s3.Client {
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider(c.AccessKey, c.SecretKey, ""),
 	})
+}
+
+// Options returns s3store options for the bucket, under prefix (may be
+// empty): s3store.New(ctx, cfg.Options("lake")) opens it as a lake.
+func (c S3Config) Options(prefix string) s3store.Options {
+	return s3store.Options{
+		Bucket:    c.Bucket,
+		Prefix:    prefix,
+		Region:    c.Region,
+		Endpoint:  c.Endpoint,
+		PathStyle: true,
+		AccessKey: c.AccessKey,
+		SecretKey: c.SecretKey,
+	}
 }
 
 var (

@@ -22,16 +22,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // newStore opens a Store on a fresh versitygw bucket, under prefix.
 func newStore(t *testing.T, prefix string) *s3store.Store {
 	t.Helper()
-	cfg := testenv.S3(t)
-	s, err := s3store.New(t.Context(), s3store.Options{
-		Bucket:    cfg.Bucket,
-		Prefix:    prefix,
-		Region:    cfg.Region,
-		Endpoint:  cfg.Endpoint,
-		PathStyle: true,
-		AccessKey: cfg.AccessKey,
-		SecretKey: cfg.SecretKey,
-	})
+	s, err := s3store.New(t.Context(), testenv.S3(t).Options(prefix))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,10 +74,7 @@ func (f *failingReader) Read(p []byte) (int, error) {
 
 func TestFailedMultipartIsAborted(t *testing.T) {
 	cfg := testenv.S3(t)
-	s, err := s3store.New(t.Context(), s3store.Options{
-		Bucket: cfg.Bucket, Region: cfg.Region, Endpoint: cfg.Endpoint, PathStyle: true,
-		AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey,
-	})
+	s, err := s3store.New(t.Context(), cfg.Options(""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,11 +140,9 @@ type zeros struct{}
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 
 func TestMissingBucketIsNotMissingObject(t *testing.T) {
-	cfg := testenv.S3(t)
-	s, err := s3store.New(t.Context(), s3store.Options{
-		Bucket: cfg.Bucket + "-none", Region: cfg.Region, Endpoint: cfg.Endpoint, PathStyle: true,
-		AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey,
-	})
+	opts := testenv.S3(t).Options("")
+	opts.Bucket += "-none"
+	s, err := s3store.New(t.Context(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,11 +157,9 @@ func TestMissingBucketIsNotMissingObject(t *testing.T) {
 }
 
 func TestBadCredentialsAreNotRetried(t *testing.T) {
-	cfg := testenv.S3(t)
-	s, err := s3store.New(t.Context(), s3store.Options{
-		Bucket: cfg.Bucket, Region: cfg.Region, Endpoint: cfg.Endpoint, PathStyle: true,
-		AccessKey: cfg.AccessKey, SecretKey: "wrong-secret",
-	})
+	opts := testenv.S3(t).Options("")
+	opts.SecretKey = "wrong-secret"
+	s, err := s3store.New(t.Context(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,11 +171,7 @@ func TestBadCredentialsAreNotRetried(t *testing.T) {
 }
 
 func BenchmarkS3Store(b *testing.B) {
-	cfg := testenv.S3(b)
-	s, err := s3store.New(b.Context(), s3store.Options{
-		Bucket: cfg.Bucket, Region: cfg.Region, Endpoint: cfg.Endpoint, PathStyle: true,
-		AccessKey: cfg.AccessKey, SecretKey: cfg.SecretKey,
-	})
+	s, err := s3store.New(b.Context(), testenv.S3(b).Options(""))
 	if err != nil {
 		b.Fatal(err)
 	}
