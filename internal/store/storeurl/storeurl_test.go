@@ -115,3 +115,11 @@ func TestOpenS3(t *testing.T) {
 		t.Errorf("Stat of a missing key: err=%v, want ErrNotFound", missing)
 	}
 }
+
+func TestOpenS3PathStyleSetting(t *testing.T) {
+	t.Setenv(storeurl.EnvS3PathStyle, "sometimes")
+	_, err := storeurl.Open(t.Context(), "s3://bucket")
+	if err == nil || !strings.Contains(err.Error(), storeurl.EnvS3PathStyle) {
+		t.Errorf("Open with %s=sometimes: err=%v, want one naming the variable", storeurl.EnvS3PathStyle, err)
+	}
+}
