@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/medallionlake/lake/internal/asl"
+	"github.com/medallionlake/lake/internal/localrun"
 	"github.com/medallionlake/lake/internal/pipeline"
 )
 
@@ -20,10 +21,6 @@ func init() {
 		run:     runCommand,
 	})
 }
-
-// taskHandlers are the in-process Lambda functions that Task states of a
-// definition run by `lake run --definition` may call, by function name.
-var taskHandlers = map[string]asl.Handler{}
 
 func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, g := newFlagSet("run", "[--table T,...] [--parts N] [--format table|json] | --definition FILE.asl.json [--input FILE.json]", stderr)
@@ -39,7 +36,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if *def != "" {
-		return runDefinition(ctx, *def, *input, stdout, stderr)
+		return runDefinition(ctx, g, *def, *input, stdout, stderr)
 	}
 	if *input != "" {
 		return errors.New("--input goes with --definition")
@@ -56,10 +53,13 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 // runDefinition loads the ASL definition at defPath, runs it on the JSON
 // in inputPath ({} when empty) and prints the execution's output alone on
-// stdout; each history event is logged to stderr. A definition that does
-// not load, and an execution that does not succeed, are errors (the
-// latter naming its Error and Cause).
-func runDefinition(ctx context.Context, defPath, inputPath string, stdout, stderr io.Writer) error {
+// stdout; each history event is logged to stderr. Its Task states may call
+// the pipeline's tasks as the functions lake-plan, lake-ingest, ... (or
+// through template.yaml's ${...FunctionArn} placeholders), over the lake
+// and contracts of the global flags. A definition that does not load, and
+// an execution that does not succeed, are errors (the latter naming its
+// Error and Cause).
+func runDefinition(ctx context.Context, g *globals, defPath, inputPath string, stdout, stderr io.Writer) error {
 	def, err := os.ReadFile(defPath)
 	if err != nil {
 		return fmt.Errorf("reading definition: %w", err)
@@ -70,7 +70,11 @@ func runDefinition(ctx context.Context, defPath, inputPath string, stdout, stder
 			return fmt.Errorf("reading input: %w", err)
 		}
 	}
-	m, err := asl.Load(def, asl.Options{Handlers: taskHandlers})
+	loc, err := openLocal(ctx, g, localrun.Options{})
+	if err != nil {
+		return err
+	}
+	m, err := localrun.Load(def, loc.pipeline, localrun.Bucket, nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w", defPath, err)
 	}

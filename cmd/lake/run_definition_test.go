@@ -19,6 +19,7 @@ func TestRunDefinition(t *testing.T) {
 		return p
 	}
 	input := write("input.json", `{"type":"Private","value":22}`)
+	event := write("event.json", `{"detail-type":"Object Created","source":"aws.s3","detail":{"bucket":{"name":"local-lake"},"object":{"key":"bronze/landing/nosuch/x.parquet","etag":"e","size":1}}}`)
 	tests := []struct {
 		description string
 		def         string
@@ -30,13 +31,20 @@ func TestRunDefinition(t *testing.T) {
 			[]string{"FAILED", "Error: Broken", "Cause: on purpose"}},
 		{"a definition AWS would reject does not load", write("bad.asl.json", `{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}`), "",
 			[]string{`transition to "B"`}},
+		{"the pipeline's tasks are bound to their placeholders", "../../statemachine/pipeline.asl.json", "",
+			[]string{"FAILED", "Error: UnknownTableError", "nosuch"}},
 		{"a Task without a handler does not load", write("task.asl.json", `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:123456789012:function:nobody","End":true}}}`), "",
 			[]string{`no handler is registered for Lambda function "nobody"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.description, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			err := runCommand(context.Background(), []string{"--definition", tt.def, "--input", input}, &stdout, &stderr)
+			in := input
+			if strings.HasSuffix(tt.def, "pipeline.asl.json") {
+				in = event
+			}
+			args := []string{"--lake", "file://" + t.TempDir(), "--schemas", "../../schemas", "--definition", tt.def, "--input", in}
+			err := runCommand(context.Background(), args, &stdout, &stderr)
 			if tt.wantErr == nil {
 				if err != nil {
 					t.Fatalf("err=%v, stderr:\n%s", err, stderr.String())

@@ -8,6 +8,7 @@
 package localrun
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -78,16 +79,7 @@ func New(p *pipeline.Pipeline, lake store.Store, opts Options) (*Runner, error) 
 	if bucket == "" {
 		bucket = Bucket
 	}
-	handlers := map[string]asl.Handler{}
-	for name, h := range p.Handlers() {
-		handlers["lake-"+name] = h
-	}
-	m, err := asl.Load(statemachine.Pipeline, asl.Options{
-		Name:          "lake-pipeline",
-		Substitutions: substitutions(bucket),
-		Handlers:      handlers,
-		Clock:         opts.Clock,
-	})
+	m, err := Load(statemachine.Pipeline, p, bucket, opts.Clock)
 	if err != nil {
 		return nil, fmt.Errorf("localrun: statemachine/pipeline.asl.json: %w", err)
 	}
@@ -99,6 +91,29 @@ func New(p *pipeline.Pipeline, lake store.Store, opts Options) (*Runner, error) 
 		machine: m, lake: lake, bucket: bucket, prefix: opts.Prefix,
 		rec: asl.NewStoreRecorder(lake), log: log, now: time.Now, Concurrency: 4,
 	}, nil
+}
+
+// Load loads any definition for the local interpreter with p's tasks
+// bound as the Lambda functions lake-plan, lake-ingest, ... and
+// template.yaml's DefinitionSubstitutions, those of them that def uses,
+// set to those functions' local ARNs and bucket.
+func Load(def []byte, p *pipeline.Pipeline, bucket string, clock asl.Clock) (*asl.Machine, error) {
+	handlers := map[string]asl.Handler{}
+	for name, h := range p.Handlers() {
+		handlers["lake-"+name] = h
+	}
+	subs := map[string]string{}
+	for k, v := range substitutions(bucket) {
+		if bytes.Contains(def, []byte("${"+k+"}")) {
+			subs[k] = v
+		}
+	}
+	return asl.Load(def, asl.Options{
+		Name:          "lake-pipeline",
+		Substitutions: subs,
+		Handlers:      handlers,
+		Clock:         clock,
+	})
 }
 
 // Start runs one execution for a scheduled or manual start.
