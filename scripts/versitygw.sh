@@ -22,7 +22,7 @@ SECRET_KEY=lake-test-secret-key
 REGION=us-east-1
 
 usage() {
-	echo "usage: $0 start|stop|env [DIR]" >&2
+	echo "usage: $0 install|start|stop|env [DIR]" >&2
 	exit 2
 }
 
@@ -144,6 +144,7 @@ stop() {
 }
 
 case "${1:-}" in
+install) binary >/dev/null ;;
 start) start "${2:-}" ;;
 stop) stop "${2:-}" ;;
 env)

@@ -4,8 +4,8 @@
 //
 // Backends live in their own packages (store/filestore for a local folder,
 // store/s3store for S3 and S3-compatible servers) and are opened by URL with
-// Open in package store/open. One conformance suite, store/storetest, runs
-// against every backend.
+// storeurl.Open (package store/storeurl). One conformance suite,
+// store/storetest, runs against every backend.
 package store
 
 import (
