@@ -20,6 +20,7 @@ import (
 	"github.com/medallionlake/lake/internal/seed"
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/store/filestore"
+	"github.com/medallionlake/lake/internal/store/s3store"
 	"github.com/medallionlake/lake/internal/testenv"
 )
 
@@ -34,7 +35,33 @@ type env struct {
 	seeded seed.Summary
 }
 
+// lakes are the backends the pipeline runs over: a local folder, and an
+// S3-compatible server (versitygw) under a key prefix.
+var lakes = []struct {
+	name string
+	open func(t *testing.T) store.Store
+}{
+	{"file", func(t *testing.T) store.Store {
+		lake, err := filestore.New(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lake
+	}},
+	{"s3", func(t *testing.T) store.Store {
+		lake, err := s3store.New(context.Background(), testenv.S3(t).Options("lakes/test"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lake
+	}},
+}
+
 func newEnv(t *testing.T, rows int64) *env {
+	return newEnvOn(t, lakes[0].open(t), rows)
+}
+
+func newEnvOn(t *testing.T, lake store.Store, rows int64) *env {
 	t.Helper()
 	ctx := context.Background()
 	url := testenv.Postgres(t)
@@ -44,10 +71,6 @@ func newEnv(t *testing.T, rows int64) *env {
 	}
 	t.Cleanup(func() { db.Close(context.Background()) })
 	sum, err := seed.Run(ctx, db, seed.Options{Rows: rows, Defects: 0.1, Seed: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lake, err := filestore.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +118,12 @@ func succeeded(t *testing.T, what string, exec *asl.Execution, err error) {
 // silver or discarded, that the discarded ones are exactly the seeded
 // defects, that archive holds every bronze row and that bronze is empty.
 func TestRunConservesRows(t *testing.T) {
-	e := newEnv(t, 3000)
+	for _, l := range lakes {
+		t.Run(l.name, func(t *testing.T) { testRunConservesRows(t, newEnvOn(t, l.open(t), 3000)) })
+	}
+}
+
+func testRunConservesRows(t *testing.T, e *env) {
 	ctx := context.Background()
 	exec, err := e.runner.Start(ctx, pipeline.StartInput{Source: "manual", Parts: 3})
 	succeeded(t, "ingest", exec, err)
