@@ -8,7 +8,8 @@
 //
 // Schema drift: a column that appears in newer objects is appended to the
 // table, and older objects read it as NULL. A column whose type changed, or
-// a catalogued column that the newest object lacks, is reported as a
+// a catalogued column that the newest object lacks and the source no longer
+// has (ingest's _meta/tables/<table>/schema.json), is reported as a
 // *SchemaDriftError and the table is left unchanged: nothing is retyped,
 // dropped or coerced.
 //
@@ -20,6 +21,7 @@ package crawl
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -163,6 +165,7 @@ func (c *Crawler) Crawl(ctx context.Context, in Input) (*Output, error) {
 type parquetTable struct {
 	def     catalog.Table // without columns
 	partKey string        // the Hive partition name, "" for none
+	source  string        // the contract's table name
 }
 
 func silverSpec(t *contract.Table) parquetTable {
@@ -182,6 +185,7 @@ func silverSpec(t *contract.Table) parquetTable {
 			Cursor:        strings.ToLower(t.Cursor),
 		},
 		partKey: t.Partition.Name,
+		source:  t.Name,
 	}
 }
 
@@ -192,7 +196,7 @@ func discardedSpec(t *contract.Table) parquetTable {
 		Description: fmt.Sprintf("rows of %s.%s rejected by data quality, with the rules they failed", t.Source.Schema, t.Source.Table),
 		Location:    DiscardedLocation(t.Name),
 		Format:      catalog.FormatParquet,
-	}}
+	}, source: t.Name}
 }
 
 // object is one crawled object and what it holds.
@@ -253,9 +257,13 @@ func (c *Crawler) crawlParquet(ctx context.Context, spec parquetTable, keys []st
 	slices.SortFunc(objs, func(a, b object) int {
 		return cmp.Or(a.info.ModTime.Compare(b.info.ModTime), strings.Compare(a.info.Key, b.info.Key))
 	})
+	source, err := c.sourceColumns(ctx, spec.source)
+	if err != nil {
+		return nil, err
+	}
 	res := &TableResult{Table: spec.def.Database + "." + spec.def.Name, Objects: len(objs)}
 	if _, err := catalog.Update(ctx, c.Catalog, spec.def.Database, spec.def.Name, func(cur *catalog.Table) (*catalog.Table, error) {
-		next, added, err := evolve(spec.def, cur, objs)
+		next, added, err := evolve(spec.def, cur, objs, source)
 		res.Created, res.AddedColumns = cur == nil, added
 		return next, err
 	}); err != nil {
@@ -282,8 +290,12 @@ func (c *Crawler) crawlParquet(ctx context.Context, spec parquetTable, keys []st
 // evolve merges the objects' columns into the catalogued table cur (nil for
 // a new table): new columns are appended, in the order the objects (oldest
 // first) show them. It returns nil when nothing changes, and a
-// *SchemaDriftError for a changed type or a column the newest object lacks.
-func evolve(def catalog.Table, cur *catalog.Table, objs []object) (*catalog.Table, []string, error) {
+// *SchemaDriftError for a changed type, or for a column that the newest
+// object lacks and that the source no longer has (source: the column names
+// of the table's schema.json; nil when there is none, and then the newest
+// object alone decides). Checking the source too keeps an older object
+// crawled late (a retry) from passing for a dropped column.
+func evolve(def catalog.Table, cur *catalog.Table, objs []object, source map[string]bool) (*catalog.Table, []string, error) {
 	next := def
 	if cur != nil {
 		next.Columns = slices.Clone(cur.Columns)
@@ -305,7 +317,8 @@ func evolve(def catalog.Table, cur *catalog.Table, objs []object) (*catalog.Tabl
 	}
 	newest := objs[len(objs)-1]
 	for _, col := range next.Columns {
-		if !slices.ContainsFunc(newest.cols, func(c catalog.Column) bool { return c.Name == col.Name }) {
+		inNewest := slices.ContainsFunc(newest.cols, func(c catalog.Column) bool { return c.Name == col.Name })
+		if !inNewest && (source == nil || !source[col.Name]) {
 			drift.Changes = append(drift.Changes, DriftChange{Table: table, Object: newest.info.Key, Column: col.Name, Kind: DriftDropped, Was: col.Type})
 		}
 	}
@@ -330,10 +343,47 @@ func partitionValue(spec parquetTable, key string) (string, error) {
 	if !ok || !isPart {
 		return "", &BadObjectError{Key: key, Err: fmt.Errorf("not in a %s=YYYY-MM-DD folder of %s", spec.partKey, spec.def.Location)}
 	}
+	if val == HiveDefaultPartition {
+		return val, nil
+	}
 	if _, err := time.Parse(time.DateOnly, val); err != nil {
 		return "", &BadObjectError{Key: key, Err: fmt.Errorf("partition value %q is not a date (YYYY-MM-DD)", val)}
 	}
 	return val, nil
+}
+
+// HiveDefaultPartition is the partition value of rows whose partition
+// column is NULL; Athena and DuckDB read it as NULL.
+const HiveDefaultPartition = "__HIVE_DEFAULT_PARTITION__"
+
+// SchemaKey is where ingest keeps the columns a table was last extracted
+// with.
+func SchemaKey(table string) string { return "_meta/tables/" + table + "/schema.json" }
+
+// sourceColumns returns the lower-cased column names of the table's
+// schema.json, or nil when there is none.
+func (c *Crawler) sourceColumns(ctx context.Context, table string) (map[string]bool, error) {
+	rc, _, err := c.Store.Get(ctx, SchemaKey(table))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("crawl: %w", err)
+	}
+	defer rc.Close()
+	var ts struct {
+		Columns []struct {
+			Name string `json:"name"`
+		} `json:"columns"`
+	}
+	if err := json.NewDecoder(io.LimitReader(rc, maxMetaObjectBytes)).Decode(&ts); err != nil {
+		return nil, &BadObjectError{Key: SchemaKey(table), Err: err}
+	}
+	names := make(map[string]bool, len(ts.Columns))
+	for _, col := range ts.Columns {
+		names[strings.ToLower(col.Name)] = true
+	}
+	return names, nil
 }
 
 // parquetColumns reads the catalog columns of a Parquet object from its

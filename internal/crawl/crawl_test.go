@@ -379,3 +379,60 @@ func TestExecutionsTable(t *testing.T) {
 		t.Errorf("Files = %q, want %q", got, want)
 	}
 }
+
+// TestLateCrawlOfOlderObject: an object written before a column was added
+// but crawled after it (a retried crawl) is not a dropped column while the
+// source's schema.json still lists the column; once the source has really
+// dropped a column, an object without it is drift.
+func TestLateCrawlOfOlderObject(t *testing.T) {
+	withNote := slices.Concat(ordersFields, []arrow.Field{{Name: "note", Type: arrow.BinaryTypes.String, Nullable: true}})
+	schemaJSON := func(cols ...string) []byte {
+		var b strings.Builder
+		b.WriteString(`{"table": "orders", "columns": [`)
+		for i, c := range cols {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, `{"name": %q, "type": "text"}`, c)
+		}
+		b.WriteString("]}")
+		return []byte(b.String())
+	}
+	ordersCols := []string{"order_id", "customer_id", "status", "amount", "currency", "created_at", "updated_at"}
+
+	l := newLake(t)
+	const old = "silver/staging/orders/dt=2024-01-01/old.parquet"
+	l.putParquet(t, old, ordersFields, orderRow)
+	l.putParquet(t, "silver/staging/orders/dt=2024-01-02/new.parquet", withNote, strings.TrimSuffix(orderRow, "}")+`, "note": "x"}`)
+	l.put(t, crawl.SchemaKey("orders"), schemaJSON(append(ordersCols, "note")...))
+	if _, err := l.crawler.Crawl(ctx, crawl.Input{Objects: []string{"silver/staging/orders/dt=2024-01-02/new.parquet"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.crawler.Crawl(ctx, crawl.Input{Objects: []string{old}}); err != nil {
+		t.Errorf("late crawl of an older object: %v, want no drift", err)
+	}
+
+	// The source drops currency: an object without it is drift.
+	withoutCurrency := slices.Delete(slices.Clone(withNote), 4, 5)
+	const dropped = "silver/staging/orders/dt=2024-01-03/dropped.parquet"
+	l.putParquet(t, dropped, withoutCurrency, strings.Replace(strings.TrimSuffix(orderRow, "}")+`, "note": "x"}`, `"currency": "EUR", `, ``, 1))
+	l.put(t, crawl.SchemaKey("orders"), schemaJSON("order_id", "customer_id", "status", "amount", "created_at", "updated_at", "note"))
+	_, err := l.crawler.Crawl(ctx, crawl.Input{Objects: []string{dropped}})
+	var drift *crawl.SchemaDriftError
+	if !errors.As(err, &drift) || len(drift.Changes) != 1 || drift.Changes[0].Column != "currency" || drift.Changes[0].Kind != crawl.DriftDropped {
+		t.Errorf("crawl after the source dropped currency = %v, want drift on currency", err)
+	}
+}
+
+// TestDefaultPartition: rows whose partition column is NULL sit in Hive's
+// default partition, which is registered like any other.
+func TestDefaultPartition(t *testing.T) {
+	l := newLake(t)
+	l.putParquet(t, "silver/staging/orders/dt=__HIVE_DEFAULT_PARTITION__/a.parquet", ordersFields, orderRow)
+	if _, err := l.crawler.Crawl(ctx, crawl.Input{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(partitionList(t, l, "silver", "orders"), "; "), "__HIVE_DEFAULT_PARTITION__ silver/staging/orders/dt=__HIVE_DEFAULT_PARTITION__/"; got != want {
+		t.Errorf("partitions = %s, want %s", got, want)
+	}
+}

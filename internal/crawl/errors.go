@@ -7,7 +7,7 @@ import (
 
 // SchemaDriftError reports objects whose schema does not fit the catalogued
 // table: a column whose type changed, or a column the newest object no
-// longer has. The table is left as it was (no column is retyped or
+// longer has (and the source's schema.json no longer lists). The table is left as it was (no column is retyped or
 // dropped, no value coerced) and the objects' partitions are not
 // registered. The state machine catches it by this name
 // (ErrorEquals: "SchemaDriftError").
