@@ -447,8 +447,12 @@ func compareColumns(x *column, op cmpOp, y *column) (binder, error) {
 			}
 		}
 	case kTime:
+		same := x.days == y.days && x.perSec == y.perSec
 		cmp = func(xa, ya arrow.Array) func(int) int {
 			gx, gy := intGetter(xa), intGetter(ya)
+			if same {
+				return func(i int) int { return cmp3(gx(i), gy(i)) }
+			}
 			return func(i int) int { return x.tickTime(gx(i)).Compare(y.tickTime(gy(i))) }
 		}
 	}
