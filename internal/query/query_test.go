@@ -294,3 +294,14 @@ func TestNamedQueries(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaultPartition: Hive's default partition reads as a NULL dt.
+func TestDefaultPartition(t *testing.T) {
+	s := newLake(t)
+	putParquet(t, s, "silver/staging/orders/dt=__HIVE_DEFAULT_PARTITION__/run4.parquet", withNote,
+		strings.TrimSuffix(order(9, "PENDING", "1.00", "2024-01-01T00:00:00Z", "2024-01-05T00:00:00Z"), "}")+`, "note": null}`)
+	crawlLake(t, s)
+	if got, want := run(t, open(t, s, query.Options{}), format.CSV, `SELECT order_id, dt FROM silver.orders_current WHERE order_id = 9`), "order_id,dt\n9,\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
