@@ -33,7 +33,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -127,9 +130,19 @@ func (e *Engine) setup(ctx context.Context, s store.Store, cat catalog.Catalog, 
 
 // Views returns the CREATE VIEW statements for t, whose objects are files
 // under the local folder root: the table's view and, for a table with a
-// primary key and a cursor, its _current view.
+// primary key and a cursor, its _current view. A table whose objects are
+// all gone (expired, say) gets empty views with the catalogued columns, so
+// that it does not break every other query.
 func Views(t *catalog.Table, root string) []string {
 	name := ident(t.Database) + "." + ident(t.Name)
+	if !hasObjects(t, root) {
+		empty := emptyRelation(t)
+		views := []string{fmt.Sprintf("CREATE VIEW %s AS %s", name, empty)}
+		if len(t.PrimaryKey) > 0 && t.Cursor != "" {
+			views = append(views, fmt.Sprintf("CREATE VIEW %s.%s AS %s", ident(t.Database), ident(t.Name+CurrentSuffix), empty))
+		}
+		return views
+	}
 	if t.Format == catalog.FormatJSON {
 		files := cmp.Or(t.Files, "*.json")
 		src := fmt.Sprintf("read_json_auto(%s, union_by_name = true, format = 'auto')", literal(root+"/"+t.Location+"**/"+files))
@@ -169,8 +182,62 @@ func Views(t *catalog.Table, root string) []string {
 	return views
 }
 
-// duckType is the DuckDB type of a scalar catalog (Hive) type.
+// hasObjects reports whether any object of t is under root.
+func hasObjects(t *catalog.Table, root string) bool {
+	base := filepath.Join(root, filepath.FromSlash(t.Location))
+	if t.Format == catalog.FormatParquet {
+		m, _ := filepath.Glob(filepath.Join(base, strings.Repeat("*/", len(t.PartitionKeys))+"*.parquet"))
+		return len(m) > 0
+	}
+	found := errors.New("found")
+	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if ok, _ := filepath.Match(cmp.Or(t.Files, "*.json"), d.Name()); ok && !d.IsDir() {
+			return found
+		}
+		return nil
+	})
+	return err == found
+}
+
+// emptyRelation is a SELECT of no rows with t's columns and types.
+func emptyRelation(t *catalog.Table) string {
+	var cols []string
+	for _, c := range slices.Concat(t.Columns, t.PartitionKeys) {
+		cols = append(cols, fmt.Sprintf("CAST(NULL AS %s) AS %s", duckType(c.Type), ident(c.Name)))
+	}
+	return "SELECT " + strings.Join(cols, ", ") + " WHERE false"
+}
+
+// duckType is the DuckDB type of a catalog (Hive) type, nested types
+// included: array<T> is T[], map<K,V> MAP(K, V), struct<a:T> STRUCT("a" T).
 func duckType(hive string) string {
+	inner := func(prefix string) (string, bool) {
+		rest, ok := strings.CutPrefix(hive, prefix+"<")
+		if !ok || !strings.HasSuffix(rest, ">") {
+			return "", false
+		}
+		return rest[:len(rest)-1], true
+	}
+	if elem, ok := inner("array"); ok {
+		return duckType(elem) + "[]"
+	}
+	if kv, ok := inner("map"); ok {
+		parts := splitTop(kv)
+		if len(parts) == 2 {
+			return "MAP(" + duckType(parts[0]) + ", " + duckType(parts[1]) + ")"
+		}
+	}
+	if fields, ok := inner("struct"); ok {
+		var out []string
+		for _, f := range splitTop(fields) {
+			name, typ, _ := strings.Cut(f, ":")
+			out = append(out, ident(name)+" "+duckType(typ))
+		}
+		return "STRUCT(" + strings.Join(out, ", ") + ")"
+	}
 	switch hive {
 	case "string":
 		return "VARCHAR"
@@ -178,8 +245,32 @@ func duckType(hive string) string {
 		return "INTEGER"
 	case "float":
 		return "FLOAT"
+	case "binary":
+		return "BLOB"
+	case "timestamp":
+		return "TIMESTAMPTZ" // the lake's timestamps are instants (Parquet UTC)
 	}
-	return strings.ToUpper(hive) // date, bigint, smallint, tinyint, boolean, double, timestamp, decimal(p,s)
+	return strings.ToUpper(hive) // date, bigint, smallint, tinyint, boolean, double, decimal(p,s)
+}
+
+// splitTop splits s at the commas outside <...> and (...).
+func splitTop(s string) []string {
+	var parts []string
+	depth, start := 0, 0
+	for i, r := range s {
+		switch r {
+		case '<', '(':
+			depth++
+		case '>', ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				parts = append(parts, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(parts, s[start:])
 }
 
 // ident quotes a DuckDB identifier.

@@ -305,3 +305,29 @@ func TestDefaultPartition(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+// TestTableWithoutObjects: a catalogued table whose objects are all gone
+// (discarded rows expire) reads as empty, with its columns, and the other
+// tables still work.
+func TestTableWithoutObjects(t *testing.T) {
+	s := newLake(t)
+	if err := s.Delete(ctx, "discarded/orders/rows/run2.parquet"); err != nil {
+		t.Fatal(err)
+	}
+	e := open(t, s, query.Options{})
+	for _, tc := range []struct{ sql, want string }{
+		{`SELECT count(*) AS n, count(dataqualityrulesfail) AS f FROM discarded.orders`, "n,f\n0,0\n"},
+		{`SELECT count(*) AS n FROM silver.orders_current`, "n\n3\n"},
+	} {
+		if got := run(t, e, format.CSV, tc.sql); got != tc.want {
+			t.Errorf("%s:\n got %q\nwant %q", tc.sql, got, tc.want)
+		}
+	}
+	var typ string
+	if err := e.DB().QueryRow(`SELECT data_type FROM information_schema.columns WHERE table_schema = 'discarded' AND table_name = 'orders' AND column_name = 'dataqualityrulesfail'`).Scan(&typ); err != nil {
+		t.Fatal(err)
+	}
+	if typ != "VARCHAR[]" {
+		t.Errorf("type of dataqualityrulesfail in the empty view = %s, want VARCHAR[]", typ)
+	}
+}
