@@ -50,14 +50,11 @@ type Ingester struct {
 	Source string // PostgreSQL URL of the source (primary or standby)
 	Tables []*contract.Table
 	Options
-
-	// now is the clock for AdvancedAt in watermark records (time.Now).
-	now func() time.Time
 }
 
 // New returns an Ingester over the contracts in tables.
 func New(st store.Store, source string, tables []*contract.Table, opts Options) *Ingester {
-	return &Ingester{Store: st, Source: source, Tables: tables, Options: opts, now: time.Now}
+	return &Ingester{Store: st, Source: source, Tables: tables, Options: opts}
 }
 
 func (in *Ingester) contract(name string) (*contract.Table, error) {
@@ -76,9 +73,9 @@ func (in *Ingester) progress(format string, args ...any) {
 
 // Run ingests one table: it plans the run (Options.Parallel key ranges),
 // extracts every range in one consistent snapshot, and advances the
-// watermark from the plan's Lo to its Hi. On any error the watermark is
-// unchanged; bronze objects already written are then rewritten or
-// duplicated by the next run, never lost (docs/ingest.md).
+// watermark from the plan's Lo to its Hi. An error before the watermark
+// write leaves the watermark unchanged; bronze objects already written are
+// then duplicated by the next run, never lost (docs/ingest.md).
 func (in *Ingester) Run(ctx context.Context, req Request) (*Result, error) {
 	start := time.Now()
 	t, err := in.contract(req.Table)

@@ -112,7 +112,7 @@ func (in *Ingester) Commit(ctx context.Context, req CommitRequest) (*Result, err
 	}
 	rec := &WatermarkRecord{
 		Table: p.Table, Cursor: p.Cursor, Watermark: p.Hi, Previous: p.Lo,
-		AdvancedAt: InstantOf(in.now()), Objects: len(res.Objects), Rows: res.Rows, Bytes: res.Bytes,
+		AdvancedAt: InstantOf(time.Now()), Objects: len(res.Objects), Rows: res.Rows, Bytes: res.Bytes,
 	}
 	if err := advance(ctx, in.Store, p.WatermarkETag, rec); err != nil {
 		return nil, err
