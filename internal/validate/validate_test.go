@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -244,5 +245,50 @@ func TestValidateHugeRuleset(t *testing.T) {
 	t.Logf("output %d bytes, full result %d bytes", len(b), len(full))
 	if len(full) < 100*len(b) {
 		t.Errorf("full result is %d bytes, expected it far larger than the output (%d)", len(full), len(b))
+	}
+}
+
+// flakyStore fails reads (GetRange) or writes (Put) with the store's
+// retryable error, as an unavailable S3 would.
+type flakyStore struct {
+	store.Store
+	failReads bool
+	failPut   string // key prefix
+}
+
+func (f flakyStore) GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	if f.failReads {
+		return nil, &store.StoreUnavailableError{Op: "get", Key: key, Err: errors.New("injected failure")}
+	}
+	return f.Store.GetRange(ctx, key, off, n)
+}
+
+func (f flakyStore) Put(ctx context.Context, key string, r io.Reader, opts *store.PutOptions) (store.ObjectInfo, error) {
+	if f.failPut != "" && strings.HasPrefix(key, f.failPut) {
+		return store.ObjectInfo{}, &store.StoreUnavailableError{Op: "put", Key: key, Err: errors.New("injected failure")}
+	}
+	return f.Store.Put(ctx, key, r, opts)
+}
+
+// TestValidateStoreUnavailable: a read or write failure of the store is
+// the retryable *store.StoreUnavailableError itself, never a verdict (an
+// object that could not be read is not unusable).
+func TestValidateStoreUnavailable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fs   func(store.Store) store.Store
+	}{
+		{"read", func(s store.Store) store.Store { return flakyStore{Store: s, failReads: true} }},
+		{"write result", func(s store.Store) store.Store { return flakyStore{Store: s, failPut: "_meta/dq/"} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := vt.NewLake(t)
+			info := vt.Put(t, l.Store, key, vt.OrdersParquet(t, goodRows(5)))
+			d := validate.Deps{Lake: tc.fs(l.Store), Tables: l.Tables}
+			out, err := validate.Validate(context.Background(), d, validate.Input{Key: key, ETag: info.ETag})
+			if _, ok := err.(*store.StoreUnavailableError); !ok {
+				t.Fatalf("Validate: %+v, %v (%T); want *store.StoreUnavailableError", out, err, err)
+			}
+		})
 	}
 }
