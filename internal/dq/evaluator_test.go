@@ -399,6 +399,18 @@ func TestVerdicts(t *testing.T) {
 	}
 }
 
+func TestZeroRows(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "empty.parquet")
+	writeOrderRows(t, path, nil, 10)
+	res, rows := evaluate(t, path, `Rules = [ RowCount > 0, IsComplete "order_id", IsUnique "order_id" ]`)
+	if res.Verdict != dq.Reject || res.AggregatedMetrics.TotalRowsProcessed != 0 || len(rows) != 0 {
+		t.Errorf("verdict=%s rows=%d outcomes=%d, want REJECT on 0 rows", res.Verdict, res.AggregatedMetrics.TotalRowsProcessed, len(rows))
+	}
+	if got := res.RuleResults[1].Outcome; got != dq.Passed {
+		t.Errorf("IsComplete on no rows=%s, want Passed", got)
+	}
+}
+
 func TestUnreadable(t *testing.T) {
 	rs, err := dqdl.Parse(`Rules = [ RowCount > 0 ]`)
 	if err != nil {

@@ -331,6 +331,9 @@ func (p *parser) rules() error {
 		if err != nil {
 			return err
 		}
+		if r.Logic != Leaf { // a composite gets the default labels too
+			r.Labels = mergeLabels(p.rs.DefaultLabels, nil)
+		}
 		p.rs.Rules = append(p.rs.Rules, r)
 		if p.isPunct("]") {
 			p.next()

@@ -217,6 +217,13 @@ Rules = [
 	if got := labels(rs.Rules[2]); got["team"] != "data" || got["sev"] != "high" {
 		t.Errorf("own labels over defaults=%v", got)
 	}
+	rs, err = dqdl.Parse(`DefaultLabels = ["team":"data"] Rules = [ (IsComplete "a") and (IsComplete "b") ]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := labels(rs.Rules[0]); got["team"] != "data" {
+		t.Errorf("composite rule labels=%v, want the defaults", got)
+	}
 	if rs, err := dqdl.Parse("Rules = [ ]"); err != nil || len(rs.Rules) != 0 {
 		t.Errorf("empty rules: %v %v", rs, err)
 	}
