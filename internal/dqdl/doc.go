@@ -7,8 +7,8 @@
 // documented SQL subset, parsed into Expr), with threshold and per-rule
 // labels. A ruleset outside the supported language fails to load with an
 // *Error naming the line, the column and what was expected; nothing is
-// ignored. Hostile input is bounded by MaxFileSize, MaxDepth, MaxRegexLen
-// and MaxRules.
+// ignored. Hostile input is bounded by MaxFileSize, MaxDepth, MaxRegexLen,
+// MaxRules and MaxPredicates.
 //
 // It is imported by internal/dq, which evaluates a Ruleset over Arrow data,
 // and by the lake command. See docs/dq.md for the supported language.

@@ -14,13 +14,14 @@ import (
 
 // Limits that keep hostile rule files harmless.
 const (
-	MaxFileSize  = 1 << 20 // bytes in a ruleset file
-	MaxDepth     = 32      // nesting of composite rules and of where-clause parentheses
-	MaxRegexLen  = 4096    // bytes in a matches "..." pattern
-	MaxRules     = 1000    // top-level rules
-	maxListLen   = 10000   // values in an in-list or a constant list
-	maxStringLen = 1 << 16
-	maxLabelLen  = 255
+	MaxFileSize   = 1 << 20 // bytes in a ruleset file
+	MaxDepth      = 32      // nesting of composite rules and of where-clause parentheses
+	MaxRegexLen   = 4096    // bytes in a matches "..." pattern
+	MaxRules      = 1000    // rules, counting each part of a composite rule
+	MaxPredicates = 256     // comparisons in one where clause
+	maxListLen    = 10000   // values in an in-list or a constant list
+	maxStringLen  = 1 << 16
+	maxLabelLen   = 255
 )
 
 // condKind is the family of expression a rule type takes.
@@ -114,11 +115,12 @@ func Parse(src string) (*Ruleset, error) {
 }
 
 type parser struct {
-	src   string
-	toks  []token
-	i     int
-	depth int
-	rs    *Ruleset
+	src    string
+	toks   []token
+	i      int
+	depth  int
+	leaves int
+	rs     *Ruleset
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
@@ -324,9 +326,6 @@ func (p *parser) rules() error {
 		return nil
 	}
 	for {
-		if len(p.rs.Rules) >= MaxRules {
-			return &Error{p.peek().pos, fmt.Sprintf("more than %d rules", MaxRules)}
-		}
 		r, err := p.orRule()
 		if err != nil {
 			return err
@@ -432,6 +431,9 @@ func (p *parser) leaf() (*Rule, error) {
 	start := p.next()
 	if start.kind != tIdent {
 		return nil, p.errf(start, "expected a rule type such as ColumnValues or '('")
+	}
+	if p.leaves++; p.leaves > MaxRules {
+		return nil, &Error{start.pos, fmt.Sprintf("more than %d rules (counting each part of a composite rule)", MaxRules)}
 	}
 	spec, ok := ruleSpecs[start.text]
 	if !ok {

@@ -328,6 +328,14 @@ func TestParseLimits(t *testing.T) {
 	if _, err := dqdl.Parse(many); err == nil || !strings.Contains(err.Error(), "more than 1000 rules") {
 		t.Errorf("too many rules: err=%v", err)
 	}
+	composite := "Rules = [ " + strings.Repeat(`(IsComplete "a") and `, dqdl.MaxRules) + `(IsComplete "a") ]`
+	if _, err := dqdl.Parse(composite); err == nil || !strings.Contains(err.Error(), "more than 1000 rules (counting each part") {
+		t.Errorf("composite with too many parts: err=%v", err)
+	}
+	where := `Rules = [ IsComplete "a" where "` + strings.Repeat("a = 1 AND ", dqdl.MaxPredicates) + `a = 1" ]`
+	if _, err := dqdl.Parse(where); err == nil || !strings.Contains(err.Error(), "more than 256 predicates") {
+		t.Errorf("where with too many predicates: err=%v", err)
+	}
 	if _, err := dqdl.ParseReader(strings.NewReader(big)); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("ParseReader oversized: err=%v", err)
 	}

@@ -168,6 +168,7 @@ type sqlParser struct {
 	toks  []sqlTok
 	i     int
 	depth int
+	preds int
 }
 
 // parseWhere parses a where clause into an Expr.
@@ -278,6 +279,9 @@ func (p *sqlParser) pred() (*Expr, error) {
 			return nil, p.errAt(p.peek(), "expected ')'")
 		}
 		return e, nil
+	}
+	if p.preds++; p.preds > MaxPredicates {
+		return nil, p.errAt(p.peek(), fmt.Sprintf("where clause with more than %d predicates", MaxPredicates))
 	}
 	a, err := p.value()
 	if err != nil {
