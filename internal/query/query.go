@@ -26,6 +26,7 @@
 package query
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"database/sql"
@@ -378,15 +379,18 @@ func Value(v any, dbType string) format.Value {
 	case duckdb.Interval:
 		return format.String(fmt.Sprintf("%d months %d days %s", v.Months, v.Days, time.Duration(v.Micros)*time.Microsecond))
 	}
-	b, err := json.Marshal(nested(v))
-	if err != nil {
-		return format.String(fmt.Sprint(v))
+	switch v.(type) {
+	case []any, map[string]any, duckdb.OrderedMap:
+		b, err := json.Marshal(nested(v))
+		if err == nil {
+			return format.Raw(string(b))
+		}
 	}
-	return format.Raw(string(b))
+	return format.String(fmt.Sprint(v))
 }
 
 // nested turns a list, map or struct from DuckDB into values json.Marshal
-// renders the way format does for scalars.
+// renders the way format does for scalars; map keys keep their order.
 func nested(v any) any {
 	switch v := v.(type) {
 	case []any:
@@ -401,12 +405,24 @@ func nested(v any) any {
 			out[k] = nested(e)
 		}
 		return out
-	case duckdb.Map:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[fmt.Sprint(k)] = nested(e)
+	case duckdb.OrderedMap:
+		var b bytes.Buffer
+		b.WriteByte('{')
+		for i, k := range v.Keys() {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			key, _ := json.Marshal(fmt.Sprint(k))
+			val, err := json.Marshal(nested(v.Values()[i]))
+			if err != nil {
+				val = []byte("null")
+			}
+			b.Write(key)
+			b.WriteByte(':')
+			b.Write(val)
 		}
-		return out
+		b.WriteByte('}')
+		return json.RawMessage(b.Bytes())
 	case nil:
 		return nil
 	case string, bool, float64, float32, int8, int16, int32, int64, int, uint8, uint16, uint32, uint64:

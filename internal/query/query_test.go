@@ -331,3 +331,15 @@ func TestTableWithoutObjects(t *testing.T) {
 		t.Errorf("type of dataqualityrulesfail in the empty view = %s, want VARCHAR[]", typ)
 	}
 }
+
+// TestNestedValues: maps keep their key order, nested decimals print as
+// at the top level; a nested date or time carries no column type, so it
+// prints as a timestamp.
+func TestNestedValues(t *testing.T) {
+	e := open(t, newLake(t), query.Options{})
+	got := run(t, e, format.JSON, `SELECT MAP {'b': 2, 'a': NULL} AS m, {'x': 12.50::DECIMAL(4,2), 't': DATE '2024-01-31'} AS s, [MAP {'k': [1, 2]}] AS l`)
+	want := "[\n  {\"m\": {\"b\":2,\"a\":null}, \"s\": {\"t\":\"2024-01-31T00:00:00\",\"x\":12.50}, \"l\": [{\"k\":[1,2]}]}\n]\n"
+	if got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
