@@ -160,13 +160,18 @@ func (w *Writer) Write(rec arrow.RecordBatch) error {
 	if !rec.Schema().Equal(w.schema) {
 		return fmt.Errorf("lakeparquet: batch schema %s differs from writer schema %s", rec.Schema(), w.schema)
 	}
+	// w.err is set before failed is closed and never changes after.
+	select {
+	case <-w.failed:
+		return w.err
+	default:
+	}
 	rec.Retain()
 	select {
 	case w.batches <- rec:
 		return nil
 	case <-w.failed:
 		rec.Release()
-		<-w.done
 		return w.err
 	}
 }

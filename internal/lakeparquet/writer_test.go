@@ -265,11 +265,26 @@ func (f *failingStore) Put(ctx context.Context, key string, r io.Reader, opts *s
 func TestStoreFailureIsReturned(t *testing.T) {
 	st := &failingStore{Store: newStore(t)}
 	w := lakeparquet.NewWriter(context.Background(), st, schema, keyFor, lakeparquet.Options{RowGroupRows: 1_000})
+	// Keep writing after the failure: every Write must return promptly.
 	var werr error
-	for from := int64(0); from < 100_000 && werr == nil; from += 1_000 {
-		rec := batch(from, 1_000)
-		werr = w.Write(rec)
-		rec.Release()
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		for from := int64(0); from < 200_000; from += 1_000 {
+			rec := batch(from, 1_000)
+			if err := w.Write(rec); err != nil && werr == nil {
+				werr = err
+			}
+			rec.Release()
+		}
+	}()
+	select {
+	case <-wrote:
+	case <-time.After(60 * time.Second):
+		t.Fatal("Write blocked after the store failed")
+	}
+	if werr == nil {
+		t.Error("no Write returned the store's error")
 	}
 	_, err := w.Close()
 	if err == nil {
