@@ -460,3 +460,26 @@ func TestAPIMisuse(t *testing.T) {
 		t.Error("Rows before Finish succeeded")
 	}
 }
+
+// TestBatchesStopsEarly: an error from the callback stops the read-ahead
+// goroutine cleanly (run with -race).
+func TestBatchesStopsEarly(t *testing.T) {
+	f, err := os.Open(fixture(t, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	src, err := dq.OpenParquet(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("stop")
+	calls := 0
+	err = src.Batches(context.Background(), []string{"order_id"}, func(rec arrow.RecordBatch) error {
+		calls++
+		return stop
+	})
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("err=%v calls=%d, want the callback's error after 1 call", err, calls)
+	}
+}

@@ -83,14 +83,22 @@ func (s *ParquetSource) Batches(ctx context.Context, columns []string, fn func(r
 	if err != nil {
 		return &UnreadableError{err}
 	}
-	defer rr.Release()
 	type item struct {
 		rec arrow.RecordBatch
 		err error
 	}
 	ch := make(chan item, 1)
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	defer func() {
+		// stop the reader and wait for it before releasing what it reads
+		cancel()
+		for it := range ch {
+			if it.rec != nil {
+				it.rec.Release()
+			}
+		}
+		rr.Release()
+	}()
 	go func() {
 		defer close(ch)
 		for {
