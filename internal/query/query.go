@@ -381,10 +381,7 @@ func Value(v any, dbType string) format.Value {
 	}
 	switch v.(type) {
 	case []any, map[string]any, duckdb.OrderedMap:
-		b, err := json.Marshal(nested(v))
-		if err == nil {
-			return format.Raw(string(b))
-		}
+		return format.Raw(format.Marshal(nested(v)))
 	}
 	return format.String(fmt.Sprint(v))
 }
@@ -412,14 +409,9 @@ func nested(v any) any {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			key, _ := json.Marshal(fmt.Sprint(k))
-			val, err := json.Marshal(nested(v.Values()[i]))
-			if err != nil {
-				val = []byte("null")
-			}
-			b.Write(key)
+			b.WriteString(format.Marshal(fmt.Sprint(k)))
 			b.WriteByte(':')
-			b.Write(val)
+			b.WriteString(format.Marshal(nested(v.Values()[i])))
 		}
 		b.WriteByte('}')
 		return json.RawMessage(b.Bytes())

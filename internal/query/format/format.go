@@ -103,8 +103,19 @@ func Timestamp(t time.Time, utc bool) Value {
 		layout += "Z"
 	}
 	text := t.Format(layout)
-	js, _ := json.Marshal(strings.Replace(text, " ", "T", 1))
-	return Value{Text: text, JSON: string(js)}
+	return Value{Text: text, JSON: Marshal(strings.Replace(text, " ", "T", 1))}
+}
+
+// Marshal is json.Marshal without HTML escaping (a rule "amount > 0"
+// stays readable); it returns "null" for a value JSON cannot hold.
+func Marshal(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "null"
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // Writer prints a result: Header once, then Row for each row, then Close.
@@ -266,11 +277,7 @@ type jsonWriter struct {
 func (j *jsonWriter) Header(cols []Column) error {
 	j.keys = make([]string, len(cols))
 	for i, c := range cols {
-		k, err := json.Marshal(c.Name)
-		if err != nil {
-			return err
-		}
-		j.keys[i] = string(k)
+		j.keys[i] = Marshal(c.Name)
 	}
 	_, err := io.WriteString(j.w, "[")
 	return err
@@ -293,11 +300,7 @@ func (j *jsonWriter) Row(vals []Value) error {
 		case v.JSON != "":
 			b.WriteString(v.JSON)
 		default:
-			s, err := json.Marshal(v.Text)
-			if err != nil {
-				return err
-			}
-			b.Write(s)
+			b.WriteString(Marshal(v.Text))
 		}
 	}
 	b.WriteString("}")

@@ -63,3 +63,20 @@ func TestEmptyResult(t *testing.T) {
 		t.Errorf("New(xml): no error")
 	}
 }
+
+func TestJSONKeepsRulesReadable(t *testing.T) {
+	var b bytes.Buffer
+	w, _ := format.New(&b, format.JSON)
+	if err := w.Header([]format.Column{{Name: "rule"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Row([]format.Value{format.String(`ColumnValues "amount" > 0 & < 10`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := b.String(), "[\n  {\"rule\": \"ColumnValues \\\"amount\\\" > 0 & < 10\"}\n]\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
