@@ -80,7 +80,8 @@ type Object struct {
 //
 // An object becomes visible only when it is complete: on an error, or on
 // Abort, the object being written is never stored (objects completed
-// before it stay). A Writer is used from one goroutine.
+// before it stay). A Writer is used from one goroutine, and must end with
+// Close or Abort, which stop its goroutines.
 type Writer struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc

@@ -115,6 +115,11 @@ func TestSplitsObjectsBySize(t *testing.T) {
 		if i < len(objs)-1 && o.Bytes < target {
 			t.Errorf("%s: %d bytes, below the target %d though more objects follow", o.Key, o.Bytes, target)
 		}
+		// Objects end at the first row-group boundary past the target
+		// (a batch may complete a row group and start the next one).
+		if rowGroupBytes := o.Bytes * opts.RowGroupRows / o.Rows; o.Bytes > target+2*rowGroupBytes {
+			t.Errorf("%s: %d bytes, more than the target %d plus two row groups of about %d", o.Key, o.Bytes, target, rowGroupBytes)
+		}
 		pf, err := file.NewParquetReader(bytes.NewReader(data))
 		if err != nil {
 			t.Fatalf("%s: %v", o.Key, err)
