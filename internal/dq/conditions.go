@@ -15,7 +15,8 @@ import (
 	"github.com/medallionlake/lake/internal/dqdl"
 )
 
-// passFn reports whether row i passes a row-level condition.
+// passBinder binds a row-level condition to a batch: the function reports
+// whether row i passes.
 type passBinder func(cols []arrow.Array) func(i int) bool
 
 var ruleCmp = map[dqdl.Op]cmpOp{dqdl.OpEq: cEq, dqdl.OpNe: cNe, dqdl.OpLt: cLt, dqdl.OpLe: cLe, dqdl.OpGt: cGt, dqdl.OpGe: cGe}

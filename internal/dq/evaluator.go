@@ -691,12 +691,10 @@ type agg struct {
 	col *column
 	n   int64 // rows (RowCount) or non-null values
 	// exact sum for integers and decimals, at the column's scale
-	sum     decimal128.Num
-	fsum    float64
-	mean    float64 // Welford, for StandardDeviation
-	m2      float64
-	scaleF  float64
-	invalid bool
+	sum  decimal128.Num
+	fsum float64
+	mean float64 // Welford, for StandardDeviation
+	m2   float64
 }
 
 func (g *agg) observe(nd *node, cols []arrow.Array, n int, where func(int) tri) {

@@ -187,10 +187,9 @@ var (
 	minDec   = new(big.Int).Neg(new(big.Int).Lsh(big.NewInt(1), 127))
 )
 
-// constPred is a predicate whose answer does not depend on the value
-// (a literal outside the column's range); ok is false when it does.
+// outOfRange is the outcome of op for every value of a column whose
+// range lies wholly above (below) the literal.
 func outOfRange(op cmpOp, below bool) bool {
-	// every value is above a literal that is below the range
 	c := 1
 	if !below {
 		c = -1
