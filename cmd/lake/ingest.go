@@ -15,6 +15,8 @@ import (
 
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/ingest"
+	"github.com/medallionlake/lake/internal/lakeparquet"
+	"github.com/medallionlake/lake/internal/pgarrow"
 	"github.com/medallionlake/lake/internal/store/storeurl"
 )
 
@@ -54,8 +56,8 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	)
 	fs.StringVar(&table, "table", "", "ingest only this table (default: every table with a contract in --schemas)")
 	fs.IntVar(&opts.Parallel, "parallel", 1, "key ranges of a table read at once, in one snapshot (env LAKE_INGEST_PARALLEL)")
-	fs.Int64Var(&opts.ObjectSize, "object-size", 0, "target bytes per bronze object (0: 128 MiB) (env LAKE_INGEST_OBJECT_SIZE)")
-	fs.IntVar(&opts.BatchRows, "batch-rows", 0, "rows per Arrow batch (0: 65536)")
+	fs.Int64Var(&opts.ObjectSize, "object-size", lakeparquet.DefaultTargetObjectBytes, "target bytes per bronze object (env LAKE_INGEST_OBJECT_SIZE)")
+	fs.IntVar(&opts.BatchRows, "batch-rows", pgarrow.DefaultBatchRows, "rows per Arrow batch")
 	fs.DurationVar(&opts.ReplicaLag, "replica-lag", 0, "allow a standby source: hold the watermark this far behind its last replayed commit (env LAKE_INGEST_REPLICA_LAG; see docs/ingest.md)")
 	fs.DurationVar(&opts.Margin, "margin", ingest.DefaultMargin, "held below the oldest transaction in flight by this much")
 	fs.BoolVar(&quiet, "quiet", false, "no progress on stderr")
