@@ -20,9 +20,13 @@ type uniqSet struct {
 	once   int64            // keys seen exactly once
 }
 
+// maxPresize caps how many entries a uniqueness set reserves up front
+// from the expected row count; beyond it the set grows as values come.
+const maxPresize = 1 << 21
+
 func newUniqSet(cols []*column, hint int64) *uniqSet {
 	u := &uniqSet{cols: cols}
-	h := int(min(hint, 1<<26))
+	h := int(min(hint, maxPresize))
 	switch {
 	case len(cols) == 1 && (cols[0].kind == kInt || cols[0].kind == kTime):
 		u.ints = newIntTable(int64(h))
