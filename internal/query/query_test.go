@@ -83,6 +83,11 @@ func newLake(t *testing.T) *filestore.Store {
 		`{"order_id": 4, "status": "LOST", "amount": "-1.00", "created_at": "2024-01-02T00:00:00Z", "updated_at": "2024-01-02T00:00:00Z",
 		  "DataQualityRulesPass": [], "DataQualityRulesFail": ["ColumnValues \"status\" in [\"PAID\"]", "ColumnValues \"amount\" >= 0"],
 		  "DataQualityRulesSkip": [], "DataQualityEvaluationResult": "Failed"}`)
+	// The source's columns, as ingest records them.
+	if _, err := s.Put(ctx, "_meta/tables/orders/schema.json", strings.NewReader(
+		`{"table":"orders","columns":[{"name":"order_id"},{"name":"customer_id"},{"name":"status"},{"name":"amount"},{"name":"currency"},{"name":"created_at"},{"name":"updated_at"},{"name":"note"}]}`), nil); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := s.Put(ctx, "_meta/watermarks/history/orders/1.json", strings.NewReader(
 		`{"table":"orders","cursor":"updated_at","watermark":{"us":"1704326400000000","utc":"2024-01-04T00:00:00.000000Z"},"advanced_at":{"us":"1704326405000000","utc":"2024-01-04T00:00:05.000000Z"},"objects":1,"rows":2,"bytes":100}`), nil); err != nil {
 		t.Fatal(err)
