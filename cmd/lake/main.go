@@ -7,6 +7,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -64,7 +66,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := c.run(ctx, os.Args[2:], os.Stdout, os.Stderr); err != nil {
+	if err := c.run(ctx, os.Args[2:], os.Stdout, os.Stderr); errors.Is(err, flag.ErrHelp) {
+		return
+	} else if err != nil {
 		fmt.Fprintf(os.Stderr, "lake %s: %v\n", c.name, err)
 		os.Exit(1)
 	}
