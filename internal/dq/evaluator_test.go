@@ -153,6 +153,7 @@ func TestRules(t *testing.T) {
 		{`IsUnique "order_id"`, dq.Failed, []int{4, 5}, dq.Split, "Column.order_id.Uniqueness", 7.0 / 9},
 		{`IsPrimaryKey "order_id"`, dq.Failed, []int{4, 5, 8}, dq.Split, "Column.order_id.Completeness", 0.9},
 		{`IsPrimaryKey "order_id" "customer_id"`, dq.Failed, []int{2, 8}, dq.Split, "", 0},
+		{`IsUnique "status" "currency"`, dq.Failed, []int{0, 4}, dq.Split, "Column.status,currency.Uniqueness", 0.8},
 		{`Uniqueness "order_id" > 0.5`, dq.Passed, []int{4, 5}, dq.Split, "Column.order_id.Uniqueness", 7.0 / 9},
 		{`Uniqueness "order_id" > 0.8`, dq.Failed, []int{4, 5}, dq.Reject, "", 0},
 		{`IsUnique "status" where "status = 'PENDING' OR status = 'SHIPPED'"`, dq.Failed, []int{2, 9}, dq.Split, "", 0},

@@ -43,6 +43,7 @@ func TestParseRuleTypes(t *testing.T) {
 		{`IsUnique "order_id"`, "IsUnique", []string{"order_id"}, 0, 0},
 		{`Uniqueness "order_id" > 0.99`, "Uniqueness", []string{"order_id"}, dqdl.OpGt, 1},
 		{`IsPrimaryKey "order_id"`, "IsPrimaryKey", []string{"order_id"}, 0, 0},
+		{`IsUnique "vendorid" "tpep_pickup_datetime"`, "IsUnique", []string{"vendorid", "tpep_pickup_datetime"}, 0, 0},
 		{`IsPrimaryKey "a" "b"`, "IsPrimaryKey", []string{"a", "b"}, 0, 0},
 		{`ColumnValues "amount" >= 0`, "ColumnValues", []string{"amount"}, dqdl.OpGe, 1},
 		{`ColumnValues "amount" < -1.5`, "ColumnValues", []string{"amount"}, dqdl.OpLt, 1},
