@@ -304,7 +304,7 @@ func ratCond(cond *dqdl.Condition) func(*big.Rat) bool {
 }
 
 // columnLength compiles ColumnLength: the value's length in characters
-// must satisfy cond; NULL fails.
+// must satisfy cond; NULL counts as length 0, as Glue documents.
 func columnLength(c *column, cond *dqdl.Condition) (passBinder, error) {
 	if c.kind != kString {
 		return nil, fmt.Errorf("ColumnLength needs a string column, %q is %s", c.name, c.kind)
@@ -316,10 +316,10 @@ func columnLength(c *column, cond *dqdl.Condition) (passBinder, error) {
 		a := cols[c.slot]
 		get := stringGetter(a)
 		return func(i int) bool {
-			if a.IsNull(i) {
-				return false
+			n := 0
+			if a.IsValid(i) {
+				n = utf8.RuneCountInString(get(i))
 			}
-			n := utf8.RuneCountInString(get(i))
 			if n < len(cache) {
 				if cache[n] == 0 {
 					cache[n] = 2

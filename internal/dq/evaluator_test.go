@@ -276,6 +276,28 @@ func TestRules(t *testing.T) {
 	}
 }
 
+// TestColumnLengthNull: Glue counts a NULL as a string of length 0.
+func TestColumnLengthNull(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "o.parquet")
+	writeOrderRows(t, path, []order{{id: p(int64(1))}, {id: p(int64(2)), currency: p("EUR")}}, 10)
+	for rule, want := range map[string][]int{
+		`ColumnLength "currency" < 6`: nil,
+		`ColumnLength "currency" > 2`: {0},
+		`ColumnLength "currency" = 0`: {1},
+	} {
+		_, rows := evaluate(t, path, "Rules = [ "+rule+" ]")
+		var failed []int
+		for i, o := range rows {
+			if o.DataQualityEvaluationResult == "Failed" {
+				failed = append(failed, i)
+			}
+		}
+		if !reflect.DeepEqual(failed, want) {
+			t.Errorf("%s: failed rows=%v, want %v", rule, failed, want)
+		}
+	}
+}
+
 func TestErrorNamesColumnAndRule(t *testing.T) {
 	res, _ := evaluate(t, fixture(t, 100), `Rules = [ ColumnValues "nope" > 1 ]`)
 	reason := res.RuleResults[0].FailureReason
