@@ -156,6 +156,7 @@ func TestRules(t *testing.T) {
 		{`IsUnique "status" "currency"`, dq.Failed, []int{0, 4}, dq.Split, "Column.status,currency.Uniqueness", 0.8},
 		{`Uniqueness "order_id" > 0.5`, dq.Passed, []int{4, 5}, dq.Split, "Column.order_id.Uniqueness", 7.0 / 9},
 		{`Uniqueness "order_id" > 0.8`, dq.Failed, []int{4, 5}, dq.Reject, "", 0},
+		{`Uniqueness "status" "currency" = 0.8`, dq.Passed, []int{0, 4}, dq.Split, "Column.status,currency.Uniqueness", 0.8},
 		{`IsUnique "status" where "status = 'PENDING' OR status = 'SHIPPED'"`, dq.Failed, []int{2, 9}, dq.Split, "", 0},
 		{`Completeness "customer_id" >= 0.9`, dq.Passed, []int{2}, dq.Split, "Column.customer_id.Completeness", 0.9},
 		{`Completeness "customer_id" > 0.9`, dq.Failed, []int{2}, dq.Reject, "", 0},

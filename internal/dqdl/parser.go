@@ -48,7 +48,7 @@ var ruleSpecs = map[string]ruleSpec{
 	"IsComplete":          {1, 1, condNone, false, true},
 	"Completeness":        {1, 1, condNumber, false, true},
 	"IsUnique":            {1, -1, condNone, false, true},
-	"Uniqueness":          {1, 1, condNumber, false, true},
+	"Uniqueness":          {1, -1, condNumber, false, true},
 	"IsPrimaryKey":        {1, -1, condNone, false, true},
 	"ColumnValues":        {1, 1, condValues, true, true},
 	"ColumnLength":        {1, 1, condNumber, true, true},

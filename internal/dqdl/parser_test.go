@@ -42,6 +42,8 @@ func TestParseRuleTypes(t *testing.T) {
 		{`Completeness "customer_id" >= 0.95`, "Completeness", []string{"customer_id"}, dqdl.OpGe, 1},
 		{`IsUnique "order_id"`, "IsUnique", []string{"order_id"}, 0, 0},
 		{`Uniqueness "order_id" > 0.99`, "Uniqueness", []string{"order_id"}, dqdl.OpGt, 1},
+		{`Uniqueness "vendorid" "tpep_pickup_datetime" = 1`, "Uniqueness", []string{"vendorid", "tpep_pickup_datetime"}, dqdl.OpEq, 1},
+		{`Uniqueness "Customer_ID" != 1.0 where "Customer_ID < 10"`, "Uniqueness", []string{"Customer_ID"}, dqdl.OpNe, 1},
 		{`IsPrimaryKey "order_id"`, "IsPrimaryKey", []string{"order_id"}, 0, 0},
 		{`IsUnique "vendorid" "tpep_pickup_datetime"`, "IsUnique", []string{"vendorid", "tpep_pickup_datetime"}, 0, 0},
 		{`IsPrimaryKey "a" "b"`, "IsPrimaryKey", []string{"a", "b"}, 0, 0},
