@@ -98,7 +98,7 @@ start() {
 		port=$(free_port)
 		echo "$port" >"$dir/port"
 		if as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 start \
-			-o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=128MB" \
+			-o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 -c shared_buffers=128MB -c max_prepared_transactions=10" \
 			>/dev/null 2>&1; then
 			print_env "$dir"
 			return
