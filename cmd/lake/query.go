@@ -45,10 +45,11 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stderr, "\nflags:")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	flags, sqlArgs := splitSQLComment(args)
+	if err := fs.Parse(flags); err != nil {
 		return err
 	}
-	sql := strings.TrimSpace(strings.Join(fs.Args(), " "))
+	sql := strings.TrimSpace(strings.Join(append(fs.Args(), sqlArgs...), " "))
 	switch {
 	case *named != "" && sql != "":
 		return errors.New("give either SQL or --named NAME, not both")
@@ -93,6 +94,18 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer e.Close()
 	return e.Query(ctx, sql, w)
+}
+
+// splitSQLComment splits args where an argument starts with an SQL
+// comment ("-- ..."), which the flag package would take for a flag: that
+// argument and the rest are SQL.
+func splitSQLComment(args []string) (flags, sql []string) {
+	for i, a := range args {
+		if len(a) > 2 && strings.HasPrefix(a, "--") && strings.ContainsRune(" \t\r\n", rune(a[2])) {
+			return args[:i], args[i:]
+		}
+	}
+	return args, nil
 }
 
 // defaultQueryCache is a folder of the user cache per lake URL.

@@ -25,6 +25,7 @@ func TestQueryCommand(t *testing.T) {
 		{"csv", []string{"--lake", lake, "--format", "csv", "SELECT 1 AS n, 12.50::DECIMAL(12,2) AS amount, NULL AS x"}, "n,amount,x\n1,12.50,\n", ""},
 		{"json", []string{"--lake", lake, "--format", "json", "SELECT TIMESTAMPTZ '2024-01-31 10:00:00+01' AS ts"}, "[\n  {\"ts\": \"2024-01-31T09:00:00Z\"}\n]\n", ""},
 		{"schemas exist on an empty lake", []string{"--lake", lake, "--format", "csv", "SELECT count(*) AS n FROM information_schema.schemata WHERE schema_name IN ('silver', 'discarded', 'meta')"}, "n\n3\n", ""},
+		{"SQL starting with a comment", []string{"--lake", lake, "--format", "csv", "-- a comment\nSELECT 2 AS n"}, "n\n2\n", ""},
 		{"bad query gets DuckDB's error", []string{"--lake", lake, "SELEC 1"}, "", "Parser Error: syntax error at or near \"SELEC\""},
 		{"unknown table", []string{"--lake", lake, "SELECT * FROM silver.orders"}, "", "Catalog Error: Table with name orders does not exist"},
 		{"unknown named query", []string{"--lake", lake, "--named", "nope"}, "", `no query named "nope"`},
