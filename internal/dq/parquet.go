@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -43,7 +44,7 @@ func OpenParquet(r parquet.ReaderAtSeeker) (*ParquetSource, error) {
 	if err != nil {
 		return nil, &UnreadableError{err}
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{Parallel: false, BatchSize: BatchRows}, memory.DefaultAllocator)
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: BatchRows}, memory.DefaultAllocator)
 	if err != nil {
 		return nil, &UnreadableError{err}
 	}
@@ -61,8 +62,11 @@ func (s *ParquetSource) Schema() *arrow.Schema { return s.schema }
 func (s *ParquetSource) NumRows() int64 { return s.fr.ParquetReader().NumRows() }
 
 // Batches streams the named columns (in schema order; nil means all) in
-// record batches of up to BatchRows rows, reading ahead one batch in
-// another goroutine. fn must not keep rec after it returns.
+// record batches of up to BatchRows rows, in file order. Row groups are
+// decoded ahead by up to GOMAXPROCS goroutines (row group i by goroutine
+// i mod n), each holding at most one decoded batch besides the one fn is
+// given, so memory stays a few batches. fn must not keep rec after it
+// returns.
 func (s *ParquetSource) Batches(ctx context.Context, columns []string, fn func(rec arrow.RecordBatch) error) error {
 	var indices []int
 	pqs := s.fr.ParquetReader().MetaData().Schema
@@ -79,67 +83,85 @@ func (s *ParquetSource) Batches(ctx context.Context, columns []string, fn func(r
 	case len(indices) == 0 && pqs.NumColumns() > 0:
 		indices = []int{0} // rows still have to be counted
 	}
-	rr, err := s.fr.GetRecordReader(ctx, indices, nil)
-	if err != nil {
-		return &UnreadableError{err}
-	}
+	groups := s.fr.ParquetReader().NumRowGroups()
+	workers := max(1, min(runtime.GOMAXPROCS(0), groups))
 	type item struct {
 		rec arrow.RecordBatch
 		err error
+		end bool // the row group is done
 	}
-	ch := make(chan item, 1)
+	chans := make([]chan item, workers)
 	ctx, cancel := context.WithCancel(ctx)
 	defer func() {
-		// stop the reader and wait for it before releasing what it reads
+		// stop the readers and wait for them before returning
 		cancel()
-		for it := range ch {
+		for _, ch := range chans {
+			for it := range ch {
+				if it.rec != nil {
+					it.rec.Release()
+				}
+			}
+		}
+	}()
+	send := func(ch chan item, it item) bool {
+		select {
+		case ch <- it:
+			return true
+		case <-ctx.Done():
 			if it.rec != nil {
 				it.rec.Release()
 			}
+			return false
 		}
-		rr.Release()
-	}()
-	go func() {
-		defer close(ch)
+	}
+	readGroup := func(ch chan item, rg int) bool {
+		rr, err := s.fr.GetRecordReader(ctx, indices, []int{rg})
+		if err != nil {
+			send(ch, item{err: err})
+			return false
+		}
+		defer rr.Release()
 		for {
 			rec, err := rr.Read()
-			if rec != nil {
+			if rec != nil && rec.NumRows() > 0 {
 				rec.Retain()
+				if !send(ch, item{rec: rec}) {
+					return false
+				}
 			}
 			if err == io.EOF {
-				if rec != nil && rec.NumRows() > 0 {
-					select {
-					case ch <- item{rec: rec}:
-					case <-ctx.Done():
-						rec.Release()
-					}
-				}
-				return
-			}
-			select {
-			case ch <- item{rec, err}:
-			case <-ctx.Done():
-				if rec != nil {
-					rec.Release()
-				}
-				return
+				return send(ch, item{end: true})
 			}
 			if err != nil {
-				return
+				send(ch, item{err: err})
+				return false
 			}
 		}
-	}()
-	for it := range ch {
-		if it.err != nil {
-			if it.rec != nil {
-				it.rec.Release()
+	}
+	for w := range chans {
+		chans[w] = make(chan item, 1)
+		go func(w int) {
+			defer close(chans[w])
+			for rg := w; rg < groups; rg += workers {
+				if !readGroup(chans[w], rg) {
+					return
+				}
 			}
-			return &UnreadableError{it.err}
-		}
-		err := fn(it.rec)
-		it.rec.Release()
-		if err != nil {
-			return err
+		}(w)
+	}
+	for rg := 0; rg < groups; rg++ {
+		for it := range chans[rg%workers] {
+			if it.end {
+				break
+			}
+			if it.err != nil {
+				return &UnreadableError{it.err}
+			}
+			err := fn(it.rec)
+			it.rec.Release()
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return ctx.Err()
