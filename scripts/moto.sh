@@ -66,7 +66,7 @@ start() {
 		MOTO_ALLOW_NONEXISTENT_REGION=true setsid moto_server -H 127.0.0.1 -p "$port" >"$dir/log" 2>&1 </dev/null &
 		echo $! >"$dir/pid"
 		for _ in $(seq 1 100); do
-			if curl -fsS -o /dev/null "http://127.0.0.1:$port/moto-api/" 2>/dev/null; then
+			if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 				print_env "$dir"
 				return
 			fi
