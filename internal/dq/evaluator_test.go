@@ -389,6 +389,35 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// TestValidateDictionaryRead: Validate reads strings as dictionaries; its
+// result equals the dense read's.
+func TestValidateDictionaryRead(t *testing.T) {
+	rules, err := os.ReadFile("../../schemas/orders.dqdl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := dqdl.Parse(string(rules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, batch := range []int{1, 3, 1000} {
+		path := fixture(t, batch)
+		want, _ := evaluate(t, path, string(rules))
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := dq.Validate(context.Background(), f, rs, dq.Options{Now: fixtureNow})
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("row groups of %d: Validate=%+v, want %+v", batch, got, want)
+		}
+	}
+}
+
 func TestVerdicts(t *testing.T) {
 	path := fixture(t, 100)
 	tests := []struct {

@@ -40,11 +40,27 @@ type ParquetSource struct {
 // OpenParquet opens r as Parquet. It returns an *UnreadableError when r is
 // not a readable Parquet file.
 func OpenParquet(r parquet.ReaderAtSeeker) (*ParquetSource, error) {
+	return openParquet(r, false)
+}
+
+// openParquet opens r; with dict, string columns are read as Arrow
+// dictionary arrays (as Parquet stores them, without materializing each
+// value), which the evaluator reads as strings.
+func openParquet(r parquet.ReaderAtSeeker, dict bool) (*ParquetSource, error) {
 	pf, err := file.NewParquetReader(r)
 	if err != nil {
 		return nil, &UnreadableError{err}
 	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: BatchRows}, memory.DefaultAllocator)
+	props := pqarrow.ArrowReadProperties{BatchSize: BatchRows}
+	if dict {
+		sc := pf.MetaData().Schema
+		for i := 0; i < sc.NumColumns(); i++ {
+			if c := sc.Column(i); c.PhysicalType() == parquet.Types.ByteArray && c.ColumnPath().String() == c.Name() {
+				props.SetReadDict(i, true)
+			}
+		}
+	}
+	fr, err := pqarrow.NewFileReader(pf, props, memory.DefaultAllocator)
 	if err != nil {
 		return nil, &UnreadableError{err}
 	}
@@ -168,9 +184,9 @@ func (s *ParquetSource) Batches(ctx context.Context, columns []string, fn func(r
 }
 
 // Validate evaluates rs over the Parquet object r in one streaming pass,
-// reading only the columns the rules need.
+// reading only the columns the rules need (strings as dictionaries).
 func Validate(ctx context.Context, r parquet.ReaderAtSeeker, rs *dqdl.Ruleset, opts Options) (*Result, error) {
-	src, err := OpenParquet(r)
+	src, err := openParquet(r, true)
 	if err != nil {
 		return nil, err
 	}

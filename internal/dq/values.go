@@ -53,6 +53,13 @@ func newColumn(name string, slot int, typ arrow.DataType) (*column, error) {
 		c.kind, c.scale = kDecimal, t.Scale
 	case *arrow.StringType, *arrow.LargeStringType:
 		c.kind = kString
+	case *arrow.DictionaryType:
+		switch t.ValueType.(type) {
+		case *arrow.StringType, *arrow.LargeStringType:
+			c.kind = kString
+		default:
+			return nil, fmt.Errorf("column %q has type %s, which rules cannot read", name, typ)
+		}
 	case *arrow.TimestampType:
 		c.kind = kTime
 		switch t.Unit {
@@ -122,6 +129,9 @@ func stringGetter(a arrow.Array) func(int) string {
 		return a.Value
 	case *array.LargeString:
 		return a.Value
+	case *array.Dictionary:
+		values := stringGetter(a.Dictionary())
+		return func(i int) string { return values(a.GetValueIndex(i)) }
 	}
 	panic(fmt.Sprintf("dq: no string reader for %T", a))
 }
