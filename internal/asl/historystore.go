@@ -58,7 +58,7 @@ func (r *StoreRecorder) Record(ctx context.Context, exec *Execution, ev Event) e
 }
 
 func (r *StoreRecorder) put(ctx context.Context, name, file string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := jsonLine(v)
 	if err != nil {
 		return fmt.Errorf("asl: encoding %s of execution %s: %w", file, name, err)
 	}
@@ -129,4 +129,12 @@ func getJSON(ctx context.Context, st store.Store, key string, v any) error {
 		return fmt.Errorf("asl: decoding %s: %w", key, err)
 	}
 	return nil
+}
+
+// jsonLine encodes v on one line ending in a newline: the JSON Lines form
+// that Athena's JSON SerDe reads (execution.json is the meta.executions
+// table's record).
+func jsonLine(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	return append(b, '\n'), err
 }

@@ -56,7 +56,8 @@ func ReadWatermark(ctx context.Context, st store.Store, table string) (*Watermar
 // ETag etag (or, for etag "", if there is none yet), then appends rec to
 // the history. A lost race returns *WatermarkConflictError.
 func advance(ctx context.Context, st store.Store, etag string, rec *WatermarkRecord) error {
-	b, err := json.MarshalIndent(rec, "", "  ")
+	b, err := json.Marshal(rec)
+	b = append(b, '\n') // one record per line, as Athena's JSON SerDe reads
 	if err != nil {
 		return fmt.Errorf("ingest %s: encode watermark: %w", rec.Table, err)
 	}

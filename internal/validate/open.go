@@ -338,9 +338,11 @@ func (o *Object) WriteResult(ctx context.Context, st store.Store, step string, a
 	return PutJSON(ctx, st, o.Keys.DQResult(), rec)
 }
 
-// PutJSON stores v as indented JSON at key.
+// PutJSON stores v at key as JSON on one line ending in a newline: the
+// JSON Lines form that Athena's JSON SerDe (the meta.* tables) reads.
 func PutJSON(ctx context.Context, st store.Store, key string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := json.Marshal(v)
+	b = append(b, '\n')
 	if err != nil {
 		return fmt.Errorf("validate: encode %q: %w", key, err)
 	}
