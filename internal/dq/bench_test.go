@@ -127,6 +127,7 @@ SELECT count(*), count(*) FILTER (WHERE %s), %s FROM x`, path, strings.Join(anyF
 	for i := 0; i < 5; i++ {
 		lakeTime = min(lakeTime, timed(lakeRun))
 		duckTime = min(duckTime, timed(duckRun))
+		time.Sleep(500 * time.Millisecond) // let DuckDB's workers go idle
 	}
 
 	if len(res.RuleResults) != len(ordersRuleSQL) {

@@ -92,15 +92,17 @@ func genOrder(rng *rand.Rand, i int64, d defects, base time.Time) order {
 }
 
 // writeOrders writes rows (from next, until it returns false) to a
-// zstd-compressed Parquet file, rowGroup rows per row group.
-func writeOrders(t testing.TB, path string, rowGroup int64, next func(b *array.RecordBuilder) bool) {
+// zstd-compressed Parquet file, rowGroup rows per row group, with the
+// writer's defaults (dictionary encoding for every column) and any
+// further options.
+func writeOrders(t testing.TB, path string, rowGroup int64, next func(b *array.RecordBuilder) bool, opts ...parquet.WriterProperty) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithMaxRowGroupLength(rowGroup))
+	props := parquet.NewWriterProperties(append([]parquet.WriterProperty{parquet.WithCompression(compress.Codecs.Zstd), parquet.WithMaxRowGroupLength(rowGroup)}, opts...)...)
 	w, err := pqarrow.NewFileWriter(ordersSchema, f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +172,10 @@ func writeOrderRows(t testing.TB, path string, rows []order, batch int) {
 	})
 }
 
-// genOrdersFile writes n generated orders with defect rates d.
+// genOrdersFile writes n generated orders with defect rates d, as a
+// careful writer lays them out: dictionary encoding only for the
+// low-cardinality columns (status, currency), plain encoding for ids,
+// amounts and timestamps, whose dictionaries would be as large as the data.
 func genOrdersFile(t testing.TB, path string, n int64, d defects) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(42, 7))
@@ -182,7 +187,7 @@ func genOrdersFile(t testing.TB, path string, n int64, d defects) {
 			i++
 		}
 		return i < n
-	})
+	}, parquet.WithDictionaryDefault(false), parquet.WithDictionaryFor("status", true), parquet.WithDictionaryFor("currency", true))
 	if testing.Verbose() {
 		fmt.Fprintf(os.Stderr, "generated %d orders in %s\n", n, path)
 	}
