@@ -25,8 +25,9 @@
 // # One pass, bounded memory
 //
 // Validate streams a Parquet file once, reading only the columns the rules
-// name (Evaluator.Columns), in batches of BatchRows rows, decoding the
-// next batch while the current one is evaluated. Memory is a few batches,
+// name (Evaluator.Columns), in batches of BatchRows rows; row groups are
+// decoded ahead by up to GOMAXPROCS goroutines while batches are evaluated
+// in file order. Memory is a few batches,
 // plus what uniqueness needs: a hash set with one entry per distinct value
 // of each uniqueness column, one byte per row for each part of a rule that
 // depends on uniqueness, and one bit per row for the failed-row count.
