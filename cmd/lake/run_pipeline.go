@@ -15,7 +15,7 @@ import (
 
 // runSummary is what `lake run` prints on stdout.
 type runSummary struct {
-	Executions []executionLine `json:"executions"`
+	Executions []executionLine  `json:"executions"`
 	Layers     []localrun.Layer `json:"layers"`
 	Failed     int              `json:"failed"`
 	DurationMs int64            `json:"duration_ms"`
