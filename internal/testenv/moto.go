@@ -1,14 +1,9 @@
 package testenv
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 )
@@ -34,32 +29,11 @@ func MotoEndpoint() (string, error) {
 }
 
 func startMoto() (string, error) {
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(Script("moto.sh"), "start")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("scripts/moto.sh start: %v: %s", err, strings.TrimSpace(stderr.String()))
+	vars, err := startService("moto.sh", "LAKE_TEST_MOTO_DIR", "LAKE_TEST_MOTO_ENDPOINT")
+	if err != nil {
+		return "", err
 	}
-	vars := map[string]string{}
-	sc := bufio.NewScanner(&stdout)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "=")
-		if ok {
-			vars[name] = strings.Trim(value, "'")
-		}
-	}
-	dir, u := vars["LAKE_TEST_MOTO_DIR"], vars["LAKE_TEST_MOTO_ENDPOINT"]
-	if u == "" || dir == "" {
-		return "", fmt.Errorf("scripts/moto.sh start printed no LAKE_TEST_MOTO_ENDPOINT/LAKE_TEST_MOTO_DIR: %q", stdout.String())
-	}
-	atExit(func() error {
-		out, err := exec.Command(Script("moto.sh"), "stop", dir).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("scripts/moto.sh stop %s: %v: %s", dir, err, out)
-		}
-		return nil
-	})
-	return u, nil
+	return vars["LAKE_TEST_MOTO_ENDPOINT"], nil
 }
 
 // Moto returns the endpoint URL of the shared moto_server, calling

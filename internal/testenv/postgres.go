@@ -1,16 +1,11 @@
 package testenv
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -39,32 +34,11 @@ func PostgresURL() (string, error) {
 }
 
 func startPostgres() (string, error) {
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(Script("pg.sh"), "start")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("scripts/pg.sh start: %v: %s", err, strings.TrimSpace(stderr.String()))
+	vars, err := startService("pg.sh", "LAKE_TEST_PG_DIR", "LAKE_TEST_PG_URL")
+	if err != nil {
+		return "", err
 	}
-	vars := map[string]string{}
-	sc := bufio.NewScanner(&stdout)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "=")
-		if ok {
-			vars[name] = strings.Trim(value, "'")
-		}
-	}
-	dir, u := vars["LAKE_TEST_PG_DIR"], vars["LAKE_TEST_PG_URL"]
-	if u == "" || dir == "" {
-		return "", fmt.Errorf("scripts/pg.sh start printed no LAKE_TEST_PG_URL/LAKE_TEST_PG_DIR: %q", stdout.String())
-	}
-	atExit(func() error {
-		out, err := exec.Command(Script("pg.sh"), "stop", dir).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("scripts/pg.sh stop %s: %v: %s", dir, err, out)
-		}
-		return nil
-	})
-	return u, nil
+	return vars["LAKE_TEST_PG_URL"], nil
 }
 
 // Postgres returns the URL of a fresh, empty database on the test cluster,

@@ -1,15 +1,11 @@
 package testenv
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -85,41 +81,17 @@ func S3Server() (S3Config, error) {
 }
 
 func startS3() (S3Config, error) {
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(Script("versitygw.sh"), "start")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return S3Config{}, fmt.Errorf("scripts/versitygw.sh start: %v: %s", err, strings.TrimSpace(stderr.String()))
+	vars, err := startService("versitygw.sh", "LAKE_TEST_S3_DIR",
+		"LAKE_TEST_S3_ENDPOINT", "LAKE_TEST_S3_REGION", "LAKE_TEST_S3_ACCESS_KEY", "LAKE_TEST_S3_SECRET_KEY")
+	if err != nil {
+		return S3Config{}, err
 	}
-	vars := map[string]string{}
-	sc := bufio.NewScanner(&stdout)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "=")
-		if ok {
-			vars[name] = strings.Trim(value, "'")
-		}
-	}
-	dir := vars["LAKE_TEST_S3_DIR"]
-	cfg := S3Config{
+	return S3Config{
 		Endpoint:  vars["LAKE_TEST_S3_ENDPOINT"],
 		Region:    vars["LAKE_TEST_S3_REGION"],
 		AccessKey: vars["LAKE_TEST_S3_ACCESS_KEY"],
 		SecretKey: vars["LAKE_TEST_S3_SECRET_KEY"],
-	}
-	if dir == "" || cfg.Endpoint == "" || cfg.AccessKey == "" || cfg.SecretKey == "" || cfg.Region == "" {
-		return S3Config{}, fmt.Errorf("scripts/versitygw.sh start printed an incomplete environment: %q", stdout.String())
-	}
-	atExit(func() error { return stopS3(dir) })
-	return cfg, nil
-}
-
-// stopS3 stops the versitygw that startS3 started in dir.
-func stopS3(dir string) error {
-	out, err := exec.Command(Script("versitygw.sh"), "stop", dir).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("scripts/versitygw.sh stop %s: %v: %s", dir, err, out)
-	}
-	return nil
+	}, nil
 }
 
 // S3 returns a fresh, empty bucket on the test S3 server, emptied and
