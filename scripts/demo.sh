@@ -49,11 +49,9 @@ $lake run
 step "lake executions"
 $lake executions --limit 5
 
-if $lake help 2>&1 | grep -q '^  query'; then
-	for q in queries/*.sql; do
-		step "lake query: $(basename "$q" .sql)"
-		$lake query "$(cat "$q")"
-	done
-fi
+for q in orders_per_status_per_day discard_rate_per_rule latest_watermark_per_table; do
+	step "lake query --named $q"
+	$lake query --named "$q"
+done
 
 step "done: the lake is in ${LAKE_URL#file://}; try: bin/lake query \"SELECT status, count(*) FROM silver.orders_current GROUP BY 1\""
