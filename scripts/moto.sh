@@ -13,23 +13,11 @@
 # (MOTO_ALLOW_NONEXISTENT_REGION), so that each test can use a region of
 # its own as an isolated, empty account. Needs moto_server on PATH (pip install 'moto[server]').
 set -euo pipefail
+. "$(dirname "$0")/lib/service.sh"
 
 usage() {
 	echo "usage: $0 start|stop|env [DIR]" >&2
 	exit 2
-}
-
-free_port() {
-	local p
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 20000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "moto.sh: no free port found" >&2
-	exit 1
 }
 
 print_env() {
@@ -85,17 +73,7 @@ start() {
 stop() {
 	local dir=${1:-${LAKE_TEST_MOTO_DIR:-}}
 	[ -n "$dir" ] || { echo "moto.sh: stop: no DIR given and LAKE_TEST_MOTO_DIR unset" >&2; exit 2; }
-	if running "$dir"; then
-		local pid
-		pid=$(cat "$dir/pid")
-		kill "$pid" 2>/dev/null || true
-		for _ in $(seq 1 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$pid" 2>/dev/null || true
-	fi
-	rm -f "$dir/pid"
+	stop_pid "$dir/pid"
 	if [ -f "$dir/.created-by-moto-sh" ]; then
 		rm -rf "$dir"
 	fi

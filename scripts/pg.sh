@@ -13,6 +13,7 @@
 # (runuser). Uses Debian's PostgreSQL 15 binaries (PG_BIN overrides), and
 # installs the postgresql package with apt-get when they are missing.
 set -euo pipefail
+. "$(dirname "$0")/lib/service.sh"
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
@@ -47,20 +48,6 @@ ensure_binaries() {
 	if [ "$(id -u)" = 0 ] && ! id -u postgres >/dev/null 2>&1; then
 		useradd --system --user-group --no-create-home postgres
 	fi
-}
-
-# free_port prints a loopback TCP port nobody listens on.
-free_port() {
-	local p
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 20000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "pg.sh: no free port found" >&2
-	exit 1
 }
 
 print_env() {

@@ -15,6 +15,7 @@
 # $(go env GOPATH)/bin; when none exists it is built with
 # `go install github.com/versity/versitygw/cmd/versitygw@v1.8.0`.
 set -euo pipefail
+. "$(dirname "$0")/lib/service.sh"
 
 VERSITYGW_VERSION=v1.8.0
 ACCESS_KEY=lake-test-access
@@ -49,20 +50,6 @@ binary() {
 		}
 	fi
 	echo "$gobin/versitygw"
-}
-
-# free_port prints a loopback TCP port nobody listens on.
-free_port() {
-	local p
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 20000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "versitygw.sh: no free port found" >&2
-	exit 1
 }
 
 print_env() {
@@ -126,18 +113,9 @@ start() {
 }
 
 stop() {
-	local dir=${1:-${LAKE_TEST_S3_DIR:-}} pid
+	local dir=${1:-${LAKE_TEST_S3_DIR:-}}
 	[ -n "$dir" ] || { echo "versitygw.sh: stop: no DIR given and LAKE_TEST_S3_DIR unset" >&2; exit 2; }
-	if running "$dir"; then
-		pid=$(cat "$dir/pid")
-		kill "$pid"
-		for _ in $(seq 1 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -9 "$pid" 2>/dev/null || true
-	fi
-	rm -f "$dir/pid"
+	stop_pid "$dir/pid"
 	if [ -f "$dir/.created-by-versitygw-sh" ]; then
 		rm -rf "$dir"
 	fi
