@@ -22,10 +22,8 @@ eval "$(scripts/pg.sh start "$work/pg")"
 stops+=("scripts/pg.sh stop '$work/pg'")
 eval "$(scripts/versitygw.sh start "$work/s3")"
 stops+=("scripts/versitygw.sh stop '$work/s3'")
-if [ -x scripts/moto.sh ]; then
-	eval "$(scripts/moto.sh start "$work/moto")"
-	stops+=("scripts/moto.sh stop '$work/moto'")
-fi
+eval "$(scripts/moto.sh start "$work/moto")"
+stops+=("scripts/moto.sh stop '$work/moto'")
 
 echo "== go vet" >&2
 go vet ./...
@@ -37,9 +35,7 @@ echo "== Lambda builds (linux/arm64, CGO_ENABLED=0)" >&2
 make -s tasks
 
 for check in scripts/check-asl.sh scripts/check-template.sh; do
-	if [ -x "$check" ]; then
-		echo "== $check" >&2
-		"$check"
-	fi
+	echo "== $check" >&2
+	"$check"
 done
 echo "== all checks passed" >&2
