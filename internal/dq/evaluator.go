@@ -512,6 +512,7 @@ func (e *Evaluator) Finish() (*Result, error) {
 		default:
 			am.TotalRulesFailed++
 			if t.n.outcome == Error || t.n.gate {
+				rr.RejectsObject = true
 				reject = append(reject, fmt.Sprintf("%s: %s", t.n.rule.Text, t.n.reason))
 			}
 		}

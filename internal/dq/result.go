@@ -47,6 +47,11 @@ type RuleResult struct {
 	// RowsFailed counts the rows the rule tagged as failed (row-level rules).
 	RowsFailed int64             `json:"RowsFailed"`
 	Labels     map[string]string `json:"Labels,omitempty"`
+	// RejectsObject is set on a rule whose outcome rejects the whole
+	// object (verdict REJECT): an Error, a failed dataset-level rule, or
+	// a failed ratio (a threshold, Completeness, Uniqueness). On a REJECT,
+	// these are the rules every row of the object is discarded for.
+	RejectsObject bool `json:"RejectsObject,omitempty"`
 }
 
 // AggregatedMetrics are Glue's DataQualityAggregatedMetrics.

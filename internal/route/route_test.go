@@ -170,6 +170,30 @@ func TestRouteReject(t *testing.T) {
 	}
 }
 
+// TestRouteRejectByThreshold rejects an object through a row-level rule
+// whose threshold fails: every discarded row, those that passed the rule
+// too, names it as the reason.
+func TestRouteRejectByThreshold(t *testing.T) {
+	l := vt.NewLake(t)
+	rule := `ColumnValues "status" in ["PAID"] with threshold > 0.9`
+	l.Tables = customTables(t, `Rules = [ `+rule+` ]`)
+	rows := vt.GoodRows(5)
+	rows[1].Status = vt.P("LOST")
+	vt.Put(t, l.Store, key, vt.OrdersParquet(t, rows))
+	_, r := run(t, lakeDeps(l), key)
+	if r.Verdict != validate.Reject || r.DiscardedRows != 5 {
+		t.Fatalf("route %+v; want REJECT, every row to discarded", r)
+	}
+	for _, row := range allRows(t, l.Store, "discarded/orders/rows/") {
+		if fail := strs(row["DataQualityRulesFail"]); !slices.Equal(fail, []string{rule}) {
+			t.Errorf("row %v: DataQualityRulesFail %q, want [%q]", row["order_id"], fail, rule)
+		}
+		if pass := strs(row["DataQualityRulesPass"]); len(pass) != 0 {
+			t.Errorf("row %v: DataQualityRulesPass %q, want none: the rule that rejected the object is a failure for every row", row["order_id"], pass)
+		}
+	}
+}
+
 func TestRouteBadInput(t *testing.T) {
 	for _, tc := range vt.BadInputs(t) {
 		t.Run(tc.Name, func(t *testing.T) {

@@ -48,7 +48,8 @@ type router struct {
 	discSchema   *arrow.Schema
 	src          []int
 	partCol      int
-	// gating are the failed dataset-level (or unevaluable) rules that a
+	// gating are the rules that rejected the object (dq's RejectsObject:
+	// errors, failed dataset-level rules and failed ratios), which a
 	// REJECT adds to every row's DataQualityRulesFail.
 	gating []dq.RuleResult
 
@@ -91,7 +92,7 @@ func route(ctx context.Context, d Deps, o *validate.Object, r *Record) error {
 	switch dq.Verdict(res.Verdict) {
 	case dq.Reject:
 		for _, rr := range res.RuleResults {
-			if rr.Outcome != dq.Passed && (rr.Level == dq.DatasetLevel || rr.Outcome == dq.Error) {
+			if rr.RejectsObject {
 				rt.gating = append(rt.gating, rr)
 			}
 		}
