@@ -262,12 +262,21 @@ func (c *Crawler) crawlParquet(ctx context.Context, spec parquetTable, keys []st
 		return nil, err
 	}
 	res := &TableResult{Table: spec.def.Database + "." + spec.def.Name, Objects: len(objs)}
-	if _, err := catalog.Update(ctx, c.Catalog, spec.def.Database, spec.def.Name, func(cur *catalog.Table) (*catalog.Table, error) {
+	tbl, err := catalog.Update(ctx, c.Catalog, spec.def.Database, spec.def.Name, func(cur *catalog.Table) (*catalog.Table, error) {
 		next, added, err := evolve(spec.def, cur, objs, source)
 		res.Created, res.AddedColumns = cur == nil, added
 		return next, err
-	}); err != nil {
+	})
+	if err != nil {
 		return nil, err
+	}
+	// A catalog that keeps views for its query engine (Glue, for Athena)
+	// gets the _current view when the table appears or its columns change.
+	if cv, ok := c.Catalog.(catalog.CurrentViewer); ok && (res.Created || len(res.AddedColumns) > 0) &&
+		len(tbl.PrimaryKey) > 0 && tbl.Cursor != "" {
+		if err := cv.PutCurrentView(ctx, tbl); err != nil {
+			return nil, fmt.Errorf("crawl: %w", err)
+		}
 	}
 	if spec.partKey == "" {
 		return res, nil

@@ -51,8 +51,6 @@ import (
 // Databases are the catalog databases that become DuckDB schemas.
 var Databases = []string{"silver", "discarded", "meta"}
 
-// CurrentSuffix names a table's latest-version view: silver.orders_current.
-const CurrentSuffix = "_current"
 
 // Options tune Open.
 type Options struct {
@@ -140,7 +138,7 @@ func Views(t *catalog.Table, root string) []string {
 		empty := emptyRelation(t)
 		views := []string{fmt.Sprintf("CREATE VIEW %s AS %s", name, empty)}
 		if len(t.PrimaryKey) > 0 && t.Cursor != "" {
-			views = append(views, fmt.Sprintf("CREATE VIEW %s.%s AS %s", ident(t.Database), ident(t.Name+CurrentSuffix), empty))
+			views = append(views, fmt.Sprintf("CREATE VIEW %s.%s AS %s", ident(t.Database), ident(t.Name+catalog.CurrentSuffix), empty))
 		}
 		return views
 	}
@@ -179,7 +177,7 @@ func Views(t *catalog.Table, root string) []string {
 	views = append(views, fmt.Sprintf(
 		"CREATE VIEW %s.%s AS SELECT %s FROM read_parquet(%s, %s) "+
 			"QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s DESC NULLS LAST, file_index DESC, file_row_number DESC) = 1",
-		ident(t.Database), ident(t.Name+CurrentSuffix), list, glob, opts, strings.Join(pk, ", "), ident(t.Cursor)))
+		ident(t.Database), ident(t.Name+catalog.CurrentSuffix), list, glob, opts, strings.Join(pk, ", "), ident(t.Cursor)))
 	return views
 }
 

@@ -128,6 +128,9 @@ func (c *Catalog) ListTables(ctx context.Context, database string) ([]*catalog.T
 			return nil, fmt.Errorf("gluecatalog: list tables of %s: %w", database, mapErr(err))
 		}
 		for i := range page.TableList {
+			if aws.ToString(page.TableList[i].TableType) == viewType {
+				continue // views (PutCurrentView) are Athena's, not tables of the lake
+			}
 			t, err := c.fromGlue(database, &page.TableList[i])
 			if err != nil {
 				return nil, fmt.Errorf("gluecatalog: list tables of %s: %w", database, err)
