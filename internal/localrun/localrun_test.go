@@ -128,6 +128,9 @@ func testRunConservesRows(t *testing.T, e *env) {
 	exec, err := e.runner.Start(ctx, pipeline.StartInput{Source: "manual", Parts: 3})
 	succeeded(t, "ingest", exec, err)
 
+	if !entered(t, e.lake, exec.Name, "ExtractRanges") {
+		t.Error("a table planned as 3 ranges was not extracted by the Map over ranges")
+	}
 	objs, err := e.runner.Pending(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -232,6 +235,9 @@ func TestServeProcessesEachObjectOnce(t *testing.T) {
 	ctx := context.Background()
 	exec, err := e.runner.Start(ctx, pipeline.StartInput{Source: "manual"})
 	succeeded(t, "ingest", exec, err)
+	if !entered(t, e.lake, exec.Name, "IngestWhole") || entered(t, e.lake, exec.Name, "ExtractRanges") {
+		t.Error("a table planned as one range was not ingested whole, in one invocation")
+	}
 	bad, err := e.lake.Put(ctx, "bronze/landing/nosuch/x.parquet", strings.NewReader("x"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -278,4 +284,19 @@ func TestServeProcessesEachObjectOnce(t *testing.T) {
 	if _, err := e.lake.Stat(ctx, bad.Key); errors.Is(err, store.ErrNotFound) {
 		t.Error("the failed object left bronze")
 	}
+}
+
+// entered reports whether execution name's history entered state.
+func entered(t *testing.T, lake store.Store, name, state string) bool {
+	t.Helper()
+	_, events, err := asl.LoadExecution(context.Background(), lake, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range events {
+		if strings.HasSuffix(ev.Type, "StateEntered") && ev.Details != nil && ev.Details.Name == state {
+			return true
+		}
+	}
+	return false
 }

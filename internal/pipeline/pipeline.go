@@ -106,23 +106,38 @@ func (p *Pipeline) Plan(ctx context.Context, in StartInput) (*PlanOutput, error)
 	return out, nil
 }
 
-// IngestInput is the ingest function's input: exactly one of Extract (a
-// work item of a plan, from the Map state) and Commit (advance the
-// watermark once every item of the plan is extracted).
+// IngestInput is the ingest function's input: exactly one of Run (a whole
+// table in one invocation: plan, extract and commit in one snapshot),
+// Extract (a work item of a plan split into key ranges, from the Map
+// state) and Commit (advance the watermark once every item of that plan
+// is extracted).
 type IngestInput struct {
+	Run     *ingest.Request       `json:"run,omitempty"`
 	Extract *ingest.WorkItem      `json:"extract,omitempty"`
 	Commit  *ingest.CommitRequest `json:"commit,omitempty"`
 }
 
-// Ingest extracts one work item into bronze, or commits a plan.
+// Ingest ingests a whole table, extracts one work item into bronze, or
+// commits a plan. A table planned as one range is ingested whole (Run), so
+// that a scheduled run keeps the full no-loss guarantee of one snapshot;
+// key ranges read by separate invocations each read their own snapshot
+// (docs/ingest.md).
 func (p *Pipeline) Ingest(ctx context.Context, in IngestInput) (*ingest.Result, error) {
 	var (
 		res *ingest.Result
 		err error
 	)
+	n := 0
+	for _, set := range []bool{in.Run != nil, in.Extract != nil, in.Commit != nil} {
+		if set {
+			n++
+		}
+	}
 	switch {
-	case (in.Extract == nil) == (in.Commit == nil):
-		return nil, &BadInputError{Task: "ingest", Reason: `want exactly one of "extract" and "commit"`}
+	case n != 1:
+		return nil, &BadInputError{Task: "ingest", Reason: `want exactly one of "run", "extract" and "commit"`}
+	case in.Run != nil:
+		res, err = p.ing.Run(ctx, *in.Run)
 	case in.Extract != nil:
 		res, err = p.ing.Extract(ctx, *in.Extract)
 		if err == nil {
