@@ -262,3 +262,24 @@ func (p *Partition) Validate(t *Table) error {
 // partValueRE is what a partition value may be: safe as a key segment, in
 // a Hive path and in SQL string literals.
 var partValueRE = regexp.MustCompile(`^[A-Za-z0-9_\-:+][A-Za-z0-9_.\-:+]{0,254}$`)
+
+// SplitTypeList splits a comma-separated list of Hive types (the inside of
+// struct<...> or map<...>) at the commas outside <...> and (...).
+func SplitTypeList(s string) []string {
+	var parts []string
+	depth, start := 0, 0
+	for i, r := range s {
+		switch r {
+		case '<', '(':
+			depth++
+		case '>', ')':
+			depth--
+		case ',':
+			if depth == 0 {
+				parts = append(parts, s[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(parts, s[start:])
+}

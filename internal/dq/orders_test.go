@@ -10,10 +10,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+
+	"github.com/medallionlake/lake/internal/validate/validatetest"
 )
 
 // ordersSchema is the demo orders table as the ingest step writes it.
@@ -102,26 +101,7 @@ func writeOrders(t testing.TB, path string, rowGroup int64, next func(b *array.R
 		t.Fatal(err)
 	}
 	defer f.Close()
-	props := parquet.NewWriterProperties(append([]parquet.WriterProperty{parquet.WithCompression(compress.Codecs.Zstd), parquet.WithMaxRowGroupLength(rowGroup)}, opts...)...)
-	w, err := pqarrow.NewFileWriter(ordersSchema, f, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := array.NewRecordBuilder(memory.DefaultAllocator, ordersSchema)
-	defer b.Release()
-	for more := true; more; {
-		more = next(b)
-		rec := b.NewRecordBatch()
-		if rec.NumRows() > 0 {
-			if err := w.Write(rec); err != nil {
-				t.Fatal(err)
-			}
-		}
-		rec.Release()
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	validatetest.WriteParquet(t, f, ordersSchema, rowGroup, next, opts...)
 }
 
 func appendOrder(b *array.RecordBuilder, o order) {

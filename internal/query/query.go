@@ -224,14 +224,14 @@ func duckType(hive string) string {
 		return duckType(elem) + "[]"
 	}
 	if kv, ok := inner("map"); ok {
-		parts := splitTop(kv)
+		parts := catalog.SplitTypeList(kv)
 		if len(parts) == 2 {
 			return "MAP(" + duckType(parts[0]) + ", " + duckType(parts[1]) + ")"
 		}
 	}
 	if fields, ok := inner("struct"); ok {
 		var out []string
-		for _, f := range splitTop(fields) {
+		for _, f := range catalog.SplitTypeList(fields) {
 			name, typ, _ := strings.Cut(f, ":")
 			out = append(out, ident(name)+" "+duckType(typ))
 		}
@@ -250,26 +250,6 @@ func duckType(hive string) string {
 		return "TIMESTAMPTZ" // the lake's timestamps are instants (Parquet UTC)
 	}
 	return strings.ToUpper(hive) // date, bigint, smallint, tinyint, boolean, double, decimal(p,s)
-}
-
-// splitTop splits s at the commas outside <...> and (...).
-func splitTop(s string) []string {
-	var parts []string
-	depth, start := 0, 0
-	for i, r := range s {
-		switch r {
-		case '<', '(':
-			depth++
-		case '>', ')':
-			depth--
-		case ',':
-			if depth == 0 {
-				parts = append(parts, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(parts, s[start:])
 }
 
 // ident quotes a DuckDB identifier.

@@ -115,7 +115,7 @@ func prestoType(hive string) (string, error) {
 	}
 	if fields, ok := strings.CutPrefix(hive, "struct<"); ok && strings.HasSuffix(fields, ">") {
 		var out []string
-		for _, f := range splitTop(fields[:len(fields)-1]) {
+		for _, f := range catalog.SplitTypeList(fields[:len(fields)-1]) {
 			name, typ, ok := strings.Cut(f, ":")
 			if !ok {
 				return "", fmt.Errorf("hive type %q: want name:type fields", hive)
@@ -129,27 +129,6 @@ func prestoType(hive string) (string, error) {
 		return "row(" + strings.Join(out, ", ") + ")", nil
 	}
 	return "", fmt.Errorf("hive type %q has no Presto name here: %w", hive, catalog.ErrInvalid)
-}
-
-// splitTop splits a comma-separated list of types at the commas outside
-// angle brackets and parentheses.
-func splitTop(s string) []string {
-	var out []string
-	depth, start := 0, 0
-	for i, r := range s {
-		switch r {
-		case '<', '(':
-			depth++
-		case '>', ')':
-			depth--
-		case ',':
-			if depth == 0 {
-				out = append(out, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(out, s[start:])
 }
 
 // quote quotes an identifier for Presto/Trino SQL.

@@ -142,14 +142,14 @@ func OrdersParquet(t testing.TB, rows []Order) []byte {
 
 // WriteParquet writes to w the batches that next builds (one per call,
 // until it returns false) as zstd Parquet with rowGroup rows per row group
-// (0: one row group per batch).
-func WriteParquet(t testing.TB, w io.Writer, sc *arrow.Schema, rowGroup int64, next func(b *array.RecordBuilder) bool) {
+// (0: one row group per batch) and any further writer properties.
+func WriteParquet(t testing.TB, w io.Writer, sc *arrow.Schema, rowGroup int64, next func(b *array.RecordBuilder) bool, more ...parquet.WriterProperty) {
 	t.Helper()
 	opts := []parquet.WriterProperty{parquet.WithCompression(compress.Codecs.Zstd)}
 	if rowGroup > 0 {
 		opts = append(opts, parquet.WithMaxRowGroupLength(rowGroup))
 	}
-	fw, err := pqarrow.NewFileWriter(sc, w, parquet.NewWriterProperties(opts...), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	fw, err := pqarrow.NewFileWriter(sc, w, parquet.NewWriterProperties(append(opts, more...)...), pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
 		t.Fatal(err)
 	}
