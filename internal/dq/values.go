@@ -276,6 +276,29 @@ func triOf(b bool) tri {
 // binder binds a compiled predicate to a batch's arrays.
 type binder func(cols []arrow.Array) func(i int) tri
 
+// compareInt binds `column op lf` for a column of integer values (integers,
+// and timestamps and dates as ticks); exact says lf is the literal itself,
+// not its floor.
+func compareInt(slot int, op cmpOp, lf int64, exact bool) binder {
+	return func(cols []arrow.Array) func(int) tri {
+		a := cols[slot]
+		get := intGetter(a)
+		return func(i int) tri {
+			if a.IsNull(i) {
+				return tNull
+			}
+			v := get(i)
+			cmp := 0
+			if v < lf {
+				cmp = -1
+			} else if v > lf {
+				cmp = 1
+			}
+			return triOf(decide(op, cmp, exact))
+		}
+	}
+}
+
 // compareLiteral compiles `column op literal` with SQL semantics (NULL
 // operands give tNull). Numbers are compared exactly: decimals and
 // integers through floor(literal) at the column's scale.
@@ -309,24 +332,7 @@ func compareLiteral(c *column, op cmpOp, lit literal) (binder, error) {
 			if f.Cmp(minInt64) < 0 || f.Cmp(maxInt64) > 0 {
 				return constant(outOfRange(op, f.Sign() < 0)), nil
 			}
-			lf := f.Int64()
-			return func(cols []arrow.Array) func(int) tri {
-				a := cols[c.slot]
-				get := intGetter(a)
-				return func(i int) tri {
-					if a.IsNull(i) {
-						return tNull
-					}
-					v := get(i)
-					cmp := 0
-					if v < lf {
-						cmp = -1
-					} else if v > lf {
-						cmp = 1
-					}
-					return triOf(decide(op, cmp, exact))
-				}
-			}, nil
+			return compareInt(c.slot, op, f.Int64(), exact), nil
 		}
 		if f.Cmp(minDec) < 0 || f.Cmp(maxDec) > 0 {
 			return constant(outOfRange(op, f.Sign() < 0)), nil
@@ -385,23 +391,7 @@ func compareLiteral(c *column, op cmpOp, lit literal) (binder, error) {
 			return nil, mismatch
 		}
 		lf, exact := c.timeTicks(lit.tm)
-		return func(cols []arrow.Array) func(int) tri {
-			a := cols[c.slot]
-			get := intGetter(a)
-			return func(i int) tri {
-				if a.IsNull(i) {
-					return tNull
-				}
-				v := get(i)
-				cmp := 0
-				if v < lf {
-					cmp = -1
-				} else if v > lf {
-					cmp = 1
-				}
-				return triOf(decide(op, cmp, exact))
-			}
-		}, nil
+		return compareInt(c.slot, op, lf, exact), nil
 	case kBool:
 		if lit.kind != kBool || (op != cEq && op != cNe) {
 			return nil, mismatch
