@@ -13,7 +13,16 @@ import (
 	"github.com/medallionlake/lake/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+// TestMain points the default lake (LAKE_URL) of commands that tests run
+// without --lake at a temporary folder instead of ./lake in the package.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "lake-cmd-test-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("LAKE_URL", "file://"+dir)
+	testenv.Main(m)
+}
 
 // lakeCmd runs one lake command as the binary would, with the global flags
 // pointing at lake, the repository's contracts and source.
