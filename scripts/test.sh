@@ -25,7 +25,13 @@ stops+=("scripts/versitygw.sh stop '$work/s3'")
 eval "$(scripts/moto.sh start "$work/moto")"
 stops+=("scripts/moto.sh stop '$work/moto'")
 
-echo "== go vet" >&2
+echo "== gofmt, go vet" >&2
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt: these files need formatting:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
 go vet ./...
 
 echo "== go test" >&2

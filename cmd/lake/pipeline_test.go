@@ -60,8 +60,8 @@ func TestCommandsEndToEnd(t *testing.T) {
 	}
 	var ingested struct {
 		Results []struct {
-			Table     string          `json:"table"`
-			Rows      int64           `json:"rows"`
+			Table     string `json:"table"`
+			Rows      int64  `json:"rows"`
 			Objects   []struct{ Key string }
 			Watermark json.RawMessage `json:"watermark"`
 		} `json:"results"`

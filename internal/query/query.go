@@ -51,7 +51,6 @@ import (
 // Databases are the catalog databases that become DuckDB schemas.
 var Databases = []string{"silver", "discarded", "meta"}
 
-
 // Options tune Open.
 type Options struct {
 	// CacheDir is where the objects of a lake that is not a local folder
