@@ -20,6 +20,8 @@ import (
 
 	"github.com/medallionlake/lake/internal/dq"
 	"github.com/medallionlake/lake/internal/dqdl"
+
+	vt "github.com/medallionlake/lake/internal/validate/validatetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -28,7 +30,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 var fixtureNow = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // loadOrders reads testdata/orders_small.json.
-func loadOrders(t testing.TB) []order {
+func loadOrders(t testing.TB) []vt.Order {
 	t.Helper()
 	b, err := os.ReadFile("testdata/orders_small.json")
 	if err != nil {
@@ -38,7 +40,7 @@ func loadOrders(t testing.TB) []order {
 	if err := json.Unmarshal(b, &keyed); err != nil {
 		t.Fatal(err)
 	}
-	rows := make([]order, len(keyed))
+	rows := make([]vt.Order, len(keyed))
 	for i, m := range keyed {
 		num := func(k string) *int64 {
 			if v, ok := m[k].(float64); ok {
@@ -64,8 +66,8 @@ func loadOrders(t testing.TB) []order {
 			}
 			return &v
 		}
-		rows[i] = order{id: num("order_id"), customer: num("customer_id"), status: str("status"), currency: str("currency"),
-			createdAt: tm("created_at"), updatedAt: tm("updated_at")}
+		rows[i] = vt.Order{ID: num("order_id"), Customer: num("customer_id"), Status: str("status"), Currency: str("currency"),
+			CreatedAt: tm("created_at"), UpdatedAt: tm("updated_at")}
 		if a := str("amount"); a != nil {
 			r, ok := new(big.Rat).SetString(*a)
 			if !ok {
@@ -73,7 +75,7 @@ func loadOrders(t testing.TB) []order {
 			}
 			r.Mul(r, big.NewRat(100, 1))
 			c := r.Num().Int64()
-			rows[i].amountCents = &c
+			rows[i].AmountCents = &c
 		}
 	}
 	return rows
@@ -280,7 +282,7 @@ func TestRules(t *testing.T) {
 // TestColumnLengthNull: Glue counts a NULL as a string of length 0.
 func TestColumnLengthNull(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "o.parquet")
-	writeOrderRows(t, path, []order{{id: p(int64(1))}, {id: p(int64(2)), currency: p("EUR")}}, 10)
+	writeOrderRows(t, path, []vt.Order{{ID: vt.P(int64(1))}, {ID: vt.P(int64(2)), Currency: vt.P("EUR")}}, 10)
 	for rule, want := range map[string][]int{
 		`ColumnLength "currency" < 6`: nil,
 		`ColumnLength "currency" > 2`: {0},
@@ -494,7 +496,7 @@ func TestAPIMisuse(t *testing.T) {
 	if _, err := dq.NewEvaluator(rs, nil, dq.Options{}); err == nil {
 		t.Error("NewEvaluator without a schema succeeded")
 	}
-	ev, err := dq.NewEvaluator(rs, ordersSchema, dq.Options{})
+	ev, err := dq.NewEvaluator(rs, vt.OrdersSchema, dq.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
