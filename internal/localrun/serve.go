@@ -4,10 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"time"
 
@@ -168,17 +165,9 @@ func (r *Runner) pollOnce(ctx, runCtx context.Context, wg *sync.WaitGroup, mu *s
 }
 
 func (r *Runner) readMarker(ctx context.Context, key string) (*marker, error) {
-	rc, _, err := r.lake.Get(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
 	var m marker
-	if err := json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&m); err != nil {
-		return nil, fmt.Errorf("serve marker %s: %w", key, err)
+	if ok, err := validate.GetJSON(ctx, r.lake, key, &m); !ok || err != nil {
+		return nil, err
 	}
 	return &m, nil
 }

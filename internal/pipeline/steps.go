@@ -2,13 +2,10 @@ package pipeline
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 
 	"github.com/medallionlake/lake/internal/crawl"
 	"github.com/medallionlake/lake/internal/route"
-	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/validate"
 )
 
@@ -57,9 +54,12 @@ func (p *Pipeline) Crawl(ctx context.Context, in CrawlInput) (*crawl.Output, err
 	}
 	req := crawl.Input{Table: in.Table}
 	if in.RecordKey != "" {
-		rec, err := readRecord(ctx, p.cfg.Lake, in.RecordKey)
+		rec, err := route.ReadRecord(ctx, p.cfg.Lake, in.RecordKey)
 		if err != nil {
 			return nil, workflowError(err)
+		}
+		if rec == nil {
+			return nil, &BadInputError{Task: "crawl", Reason: fmt.Sprintf("no route record at %s", in.RecordKey)}
 		}
 		for _, o := range rec.Silver {
 			req.Objects = append(req.Objects, o.Key)
@@ -79,18 +79,4 @@ func (p *Pipeline) Crawl(ctx context.Context, in CrawlInput) (*crawl.Output, err
 		return nil, workflowError(err)
 	}
 	return out, nil
-}
-
-// readRecord reads a route record.
-func readRecord(ctx context.Context, st store.Store, key string) (*route.Record, error) {
-	rc, _, err := st.Get(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline: route record: %w", err)
-	}
-	defer rc.Close()
-	var rec route.Record
-	if err := json.NewDecoder(io.LimitReader(rc, 64<<20)).Decode(&rec); err != nil {
-		return nil, fmt.Errorf("pipeline: route record %s: %w", key, err)
-	}
-	return &rec, nil
 }

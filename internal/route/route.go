@@ -2,10 +2,8 @@ package route
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/validate"
@@ -43,7 +41,7 @@ func Route(ctx context.Context, d Deps, in Input) (Output, error) {
 		return Output{}, err
 	}
 	out := Output{Key: o.Key, ETag: o.Info.ETag, Table: o.Table.Name, Stem: o.Keys.Stem}
-	rec, err := readRecord(ctx, d.Lake, o.Keys.RouteRecord())
+	rec, err := ReadRecord(ctx, d.Lake, o.Keys.RouteRecord())
 	if err != nil {
 		return Output{}, err
 	}
@@ -106,23 +104,12 @@ func Route(ctx context.Context, d Deps, in Input) (Output, error) {
 	return r.Output, nil
 }
 
-// readRecord reads a route record, or returns nil if there is none.
-func readRecord(ctx context.Context, st store.Store, key string) (*Record, error) {
-	rc, _, err := st.Get(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, validate.StoreError(err, "route: read %q", key)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		return nil, validate.StoreError(err, "route: read %q", key)
-	}
+// ReadRecord reads the route record at key, or returns nil if there is
+// none (the object version is not routed yet).
+func ReadRecord(ctx context.Context, st store.Store, key string) (*Record, error) {
 	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("route: decode %q: %w", key, err)
+	if ok, err := validate.GetJSON(ctx, st, key, &r); !ok || err != nil {
+		return nil, err
 	}
 	return &r, nil
 }

@@ -338,6 +338,24 @@ func (o *Object) WriteResult(ctx context.Context, st store.Store, step string, a
 	return PutJSON(ctx, st, o.Keys.DQResult(), rec)
 }
 
+// GetJSON decodes the JSON record at key (as PutJSON writes it) into v.
+// It reports false, with no error, when there is no object at key. A
+// store failure is returned as StoreError does.
+func GetJSON(ctx context.Context, st store.Store, key string, v any) (bool, error) {
+	rc, _, err := st.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, StoreError(err, "read %q", key)
+	}
+	defer rc.Close()
+	if err := json.NewDecoder(io.LimitReader(rc, 64<<20)).Decode(v); err != nil {
+		return false, StoreError(err, "decode %q", key)
+	}
+	return true, nil
+}
+
 // PutJSON stores v at key as JSON on one line ending in a newline: the
 // JSON Lines form that Athena's JSON SerDe (the meta.* tables) reads.
 func PutJSON(ctx context.Context, st store.Store, key string, v any) error {
