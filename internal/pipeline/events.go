@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -74,13 +73,4 @@ func (c *Config) lakeKey(e ObjectCreatedEvent) (string, error) {
 		key = strings.TrimPrefix(key, p)
 	}
 	return key, nil
-}
-
-// decodeEvent parses raw as an Object Created event.
-func decodeEvent(raw json.RawMessage) (ObjectCreatedEvent, error) {
-	var e ObjectCreatedEvent
-	if err := json.Unmarshal(raw, &e); err != nil {
-		return e, &BadInputError{Task: "validate", Reason: err.Error()}
-	}
-	return e, nil
 }
