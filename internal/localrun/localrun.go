@@ -53,9 +53,13 @@ type Options struct {
 	Clock asl.Clock
 }
 
+// functionName is the local Lambda function name of a task, as the
+// interpreter's handlers are keyed (lake-plan, lake-ingest, ...).
+func functionName(task string) string { return "lake-" + task }
+
 // functionARN is the local ARN substituted for a task's function.
 func functionARN(task string) string {
-	return "arn:aws:lambda:local:000000000000:function:lake-" + task
+	return "arn:aws:lambda:local:000000000000:function:" + functionName(task)
 }
 
 // substitutions are template.yaml's DefinitionSubstitutions, for a local
@@ -100,7 +104,7 @@ func New(p *pipeline.Pipeline, lake store.Store, opts Options) (*Runner, error) 
 func Load(def []byte, p *pipeline.Pipeline, bucket string, clock asl.Clock) (*asl.Machine, error) {
 	handlers := map[string]asl.Handler{}
 	for name, h := range p.Handlers() {
-		handlers["lake-"+name] = h
+		handlers[functionName(name)] = h
 	}
 	subs := map[string]string{}
 	for k, v := range substitutions(bucket) {
