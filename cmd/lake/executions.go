@@ -59,12 +59,6 @@ func runExecutions(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
 func printExecutions(w io.Writer, format string, execs []asl.Execution) error {
 	if format == "json" {
 		return writeJSON(w, execs)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -36,4 +37,13 @@ func newFlagSet(name, usageLine string, stderr io.Writer) (*flag.FlagSet, *globa
 		fs.PrintDefaults()
 	}
 	return fs, g
+}
+
+// writeJSON prints v as indented JSON, as the commands' summaries are
+// printed; <, > and & stay as they are (rule texts hold them).
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -124,9 +123,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		sum.Results = append(sum.Results, res)
 	}
 	sum.DurationMs = time.Since(start).Milliseconds()
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(sum); err != nil {
+	if err := writeJSON(stdout, sum); err != nil {
 		return err
 	}
 	if n := len(sum.Failures); n > 0 {

@@ -89,9 +89,7 @@ func runPipeline(ctx context.Context, g *globals, in pipeline.StartInput, format
 
 func printRunSummary(w io.Writer, format string, sum *runSummary) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(sum)
+		return writeJSON(w, sum)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "EXECUTION\tSTATUS\tSTARTED BY\tERROR")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -69,7 +68,5 @@ func runSeed(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		out.Update = &u
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return writeJSON(stdout, out)
 }
