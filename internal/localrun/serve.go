@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -58,14 +59,14 @@ func (r *Runner) Serve(ctx context.Context, opts ServeOptions) error {
 		opts.Poll = 2 * time.Second
 	}
 	runCtx := context.WithoutCancel(ctx)
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		inFlight = map[string]bool{} // marker keys
-		sem      = make(chan struct{}, max(r.Concurrency, 1))
-		ingest   = make(chan struct{}, 1) // held while a scheduled run is in flight
-	)
+	var wg sync.WaitGroup
 	defer wg.Wait()
+	sem := make(chan struct{}, max(r.Concurrency, 1))
+	ingest := make(chan struct{}, 1) // held while a scheduled run is in flight
+	// seen are the marker keys of the objects in landing that this serve
+	// has started or found finished: only objects new to it are looked
+	// up, once.
+	seen := map[string]bool{}
 
 	var fire <-chan time.Time
 	arm := func() {
@@ -85,7 +86,7 @@ func (r *Runner) Serve(ctx context.Context, opts ServeOptions) error {
 	poll := time.NewTicker(opts.Poll)
 	defer poll.Stop()
 	for {
-		if err := r.pollOnce(ctx, runCtx, &wg, &mu, inFlight, sem); err != nil {
+		if err := r.pollOnce(ctx, runCtx, &wg, seen, sem); err != nil {
 			fmt.Fprintf(r.log, "serve: %v\n", err)
 		}
 		select {
@@ -112,43 +113,37 @@ func (r *Runner) Serve(ctx context.Context, opts ServeOptions) error {
 }
 
 // pollOnce starts an execution for every object in landing that has no
-// marker, or a STARTED marker left by an earlier serve.
-func (r *Runner) pollOnce(ctx, runCtx context.Context, wg *sync.WaitGroup, mu *sync.Mutex, inFlight map[string]bool, sem chan struct{}) error {
+// marker, or a STARTED marker left by an earlier serve, and that seen does
+// not hold yet; seen is then left holding only objects still in landing.
+func (r *Runner) pollOnce(ctx, runCtx context.Context, wg *sync.WaitGroup, seen map[string]bool, sem chan struct{}) error {
 	objs, err := r.Pending(ctx)
 	if err != nil {
 		return err
 	}
+	listed := make(map[string]bool, len(objs))
+	defer maps.DeleteFunc(seen, func(mk string, _ bool) bool { return !listed[mk] })
 	for _, obj := range objs {
 		mk := markerKey(obj)
-		mu.Lock()
-		busy := inFlight[mk]
-		mu.Unlock()
-		if busy {
+		listed[mk] = true
+		if seen[mk] {
 			continue
 		}
 		m, err := r.readMarker(ctx, mk)
 		if err != nil {
 			return err
 		}
+		seen[mk] = true
 		if m != nil && m.Status != "STARTED" {
 			continue // finished before (failed, since it is still in landing)
 		}
 		if err := validate.PutJSON(ctx, r.lake, mk, marker{Key: obj.Key, ETag: obj.ETag, Status: "STARTED", At: r.now().UTC()}); err != nil {
+			delete(seen, mk)
 			return err
 		}
-		mu.Lock()
-		inFlight[mk] = true
-		mu.Unlock()
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
-			defer func() {
-				mu.Lock()
-				delete(inFlight, mk)
-				mu.Unlock()
-				<-sem
-				wg.Done()
-			}()
+			defer func() { <-sem; wg.Done() }()
 			done := marker{Key: obj.Key, ETag: obj.ETag, Status: "ERROR", At: r.now().UTC()}
 			exec, err := r.Object(runCtx, obj)
 			if err != nil {
