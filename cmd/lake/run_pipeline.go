@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/medallionlake/lake/internal/asl"
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/localrun"
 	"github.com/medallionlake/lake/internal/pipeline"
 )
@@ -64,7 +65,7 @@ func runPipeline(ctx context.Context, g *globals, in pipeline.StartInput, format
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "lake run: %d object(s) waiting in %s\n", len(objs), localrun.LandingPrefix)
+	fmt.Fprintf(stderr, "lake run: %d object(s) waiting in %s\n", len(objs), layout.LandingPrefix)
 	execs, err := loc.runner.Objects(ctx, objs)
 	for i, e := range execs {
 		if e != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/localrun"
 	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/schedule"
@@ -51,6 +52,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	loc.runner.Concurrency = *concurrency
-	fmt.Fprintf(stderr, "lake serve: lake %s, schedule %s, watching %s every %s; stop with Ctrl-C\n", g.lake, *expr, localrun.LandingPrefix, *poll)
+	fmt.Fprintf(stderr, "lake serve: lake %s, schedule %s, watching %s every %s; stop with Ctrl-C\n", g.lake, *expr, layout.LandingPrefix, *poll)
 	return loc.runner.Serve(ctx, opts)
 }

@@ -1,15 +1,16 @@
-// Package crawl is the crawl step: it keeps the catalog in step with what
-// the pipeline wrote to the lake. For every table contract it registers
-// silver.<table> (Hive-partitioned Parquet, schema from the files'
-// footers, partitioned by the contract's partition name as a date) and
-// discarded.<table> (the rejected rows with Glue's DQ columns), the meta
-// tables meta.watermarks, meta.dq_results and meta.executions (JSON, schema
-// inferred from a record), and the partitions of the objects it is given.
+// Package crawl is the crawl step, the commit of one routed object: it
+// registers in the catalog what the route step wrote and recorded (the
+// route record: objects, partitions, columns), then deletes the bronze
+// object, which stays until its outputs are catalogued so that a crashed
+// or failed crawl can always be done again. It reads no object: the
+// silver.<table> and discarded.<table> tables and their partitions come
+// from the record, the meta tables (meta.watermarks, meta.dq_results,
+// meta.executions) from the Go types of their records.
 //
-// Schema drift: a column that appears in newer objects is appended to the
-// table, and older objects read it as NULL. A column whose type changed, or
-// a catalogued column that the newest object lacks and the source no longer
-// has (ingest's _meta/tables/<table>/schema.json), is reported as a
+// Schema drift: a column that appears in a newer record is appended to
+// the table, and older objects read it as NULL. A column whose type
+// changed, or a catalogued column that the record lacks and the source no
+// longer has (ingest's _meta/tables/<table>/schema.json), is reported as a
 // *SchemaDriftError and the table is left unchanged: nothing is retyped,
 // dropped or coerced.
 //
@@ -19,46 +20,29 @@
 package crawl
 
 import (
-	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"reflect"
 	"slices"
 	"strings"
-	"time"
 
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-
+	"github.com/medallionlake/lake/internal/asl"
 	"github.com/medallionlake/lake/internal/catalog"
 	"github.com/medallionlake/lake/internal/contract"
+	"github.com/medallionlake/lake/internal/ingest"
+	"github.com/medallionlake/lake/internal/layout"
+	"github.com/medallionlake/lake/internal/route"
 	"github.com/medallionlake/lake/internal/store"
+	"github.com/medallionlake/lake/internal/validate"
 )
-
-// Catalog databases the crawl maintains.
-const (
-	DatabaseSilver    = "silver"
-	DatabaseDiscarded = "discarded"
-	DatabaseMeta      = "meta"
-)
-
-// Input is the crawl state's input.
-type Input struct {
-	// Table is the contract name of the table to crawl; empty crawls every
-	// table in the contracts.
-	Table string `json:"table,omitempty"`
-	// Objects are the lake keys the route step just wrote (silver and
-	// discarded Parquet objects, and meta JSON records). Only these are
-	// read and only their partitions registered. Empty means a full crawl:
-	// every object under the tables' locations.
-	Objects []string `json:"objects,omitempty"`
-}
 
 // Output is the crawl state's output: what changed in the catalog.
 type Output struct {
 	Tables []TableResult `json:"tables"`
+	// BronzeDeleted is set when the crawl deleted the bronze object (it is
+	// not set when the object was gone already, or replaced).
+	BronzeDeleted bool `json:"bronze_deleted,omitempty"`
 }
 
 // TableResult is what the crawl did to one catalog table.
@@ -70,29 +54,11 @@ type TableResult struct {
 	Partitions   []string `json:"partitions,omitempty"` // registered (new or already known), e.g. "dt=2024-01-01"
 }
 
-// MetaTable is a meta table: JSON records under a prefix of _meta/.
-type MetaTable struct {
-	Name     string
-	Location string
-	// File is the records' file name when other JSON objects share the
-	// location; empty for any .json object.
-	File        string
-	Description string
-}
-
-// MetaTables are the meta tables the crawl registers.
-var MetaTables = []MetaTable{
-	{"watermarks", "_meta/watermarks/history/", "", "every watermark advance of every table (ingest)"},
-	{"dq_results", "_meta/dq/", "", "one Glue-shaped data-quality result per bronze object"},
-	{"executions", "_meta/executions/", "execution.json", "local state machine executions (lake run); in AWS, Step Functions keeps them"},
-}
-
-// suffix is what the keys of the table's records end with.
-func (m MetaTable) suffix() string {
-	if m.File != "" {
-		return "/" + m.File
-	}
-	return ".json"
+// metaRecords are the record types of the meta tables, by name.
+var metaRecords = map[string]reflect.Type{
+	"watermarks": reflect.TypeFor[ingest.WatermarkRecord](),
+	"dq_results": reflect.TypeFor[validate.ResultRecord](),
+	"executions": reflect.TypeFor[asl.Execution](),
 }
 
 // Crawler crawls one lake into one catalog.
@@ -102,27 +68,17 @@ type Crawler struct {
 	Contracts []*contract.Table
 }
 
-// SilverLocation is the prefix of table's silver objects.
-func SilverLocation(table string) string { return "silver/staging/" + table + "/" }
-
-// DiscardedLocation is the prefix of table's rejected rows.
-func DiscardedLocation(table string) string { return "discarded/" + table + "/rows/" }
-
-// Crawl registers or updates the tables of in.Table (every contract when
-// empty) and the meta tables, and the partitions of in.Objects (of every
-// object when empty). Drift in one table does not stop the others: the
-// rest are crawled and a *SchemaDriftError naming every change is
-// returned with the output. An unreadable object is a *BadObjectError.
-func (c *Crawler) Crawl(ctx context.Context, in Input) (*Output, error) {
-	tables := c.Contracts
-	if in.Table != "" {
-		i := slices.IndexFunc(c.Contracts, func(t *contract.Table) bool { return t.Name == in.Table })
-		if i < 0 {
-			return nil, fmt.Errorf("crawl: table %q: %w", in.Table, contract.ErrUnknownTable)
-		}
-		tables = c.Contracts[i : i+1]
+// Crawl registers the tables, columns and partitions of the objects that
+// rec lists, and the meta tables, then deletes the bronze object if it is
+// still the version routed. Drift in one table does not stop the others:
+// the rest are registered and a *SchemaDriftError naming every change is
+// returned with the output, and the bronze object stays.
+func (c *Crawler) Crawl(ctx context.Context, rec *route.Record) (*Output, error) {
+	t, err := contract.Find(c.Contracts, rec.Table)
+	if err != nil {
+		return nil, fmt.Errorf("crawl: table %q: %w", rec.Table, err)
 	}
-	for _, db := range []string{DatabaseSilver, DatabaseDiscarded, DatabaseMeta} {
+	for _, db := range layout.Databases {
 		if err := c.Catalog.EnsureDatabase(ctx, db); err != nil {
 			return nil, fmt.Errorf("crawl: %w", err)
 		}
@@ -143,127 +99,86 @@ func (c *Crawler) Crawl(ctx context.Context, in Input) (*Output, error) {
 		}
 		return nil
 	}
-	for _, t := range tables {
-		for _, spec := range []parquetTable{silverSpec(t), discardedSpec(t)} {
-			if err := add(c.crawlParquet(ctx, spec, in.Objects)); err != nil {
-				return nil, err
-			}
+	source, err := layout.ReadSchema(ctx, c.Store, t.Name)
+	if err != nil {
+		return nil, store.Wrap(err, "crawl: %s", t.Name)
+	}
+	if len(rec.Silver) > 0 {
+		if err := add(c.silver(ctx, t, rec, source)); err != nil {
+			return nil, err
 		}
 	}
-	for _, m := range MetaTables {
-		if err := add(c.crawlJSON(ctx, m, in.Objects)); err != nil {
+	if len(rec.Discarded) > 0 {
+		def := catalog.Table{
+			Database:    layout.DatabaseDiscarded,
+			Name:        layout.CatalogName(t.Name),
+			Description: fmt.Sprintf("rows of %s.%s rejected by data quality, with the rules they failed", t.Source.Schema, t.Source.Table),
+			Location:    layout.DiscardedLocation(t.Name),
+			Format:      catalog.FormatParquet,
+		}
+		if err := add(c.register(ctx, def, rec.DiscardedColumns, rec.Key, source, len(rec.Discarded))); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range layout.MetaTables {
+		if err := add(c.meta(ctx, m)); err != nil {
 			return nil, err
 		}
 	}
 	if len(drift.Changes) > 0 {
 		return out, drift
 	}
+	if out.BronzeDeleted, err = deleteBronze(ctx, c.Store, rec.Key, rec.ETag); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
-// parquetTable describes a Parquet table to crawl.
-type parquetTable struct {
-	def     catalog.Table // without columns
-	partKey string        // the Hive partition name, "" for none
-	source  string        // the contract's table name
-}
-
-func silverSpec(t *contract.Table) parquetTable {
+// silver registers silver.<table> and the partitions of rec's objects.
+func (c *Crawler) silver(ctx context.Context, t *contract.Table, rec *route.Record, source *layout.TableSchema) (*TableResult, error) {
 	pk := make([]string, len(t.PrimaryKey))
 	for i, k := range t.PrimaryKey {
 		pk[i] = strings.ToLower(k)
 	}
-	return parquetTable{
-		def: catalog.Table{
-			Database:      DatabaseSilver,
-			Name:          strings.ToLower(t.Name),
-			Description:   fmt.Sprintf("valid rows of %s.%s, every version; latest per key in %s_current", t.Source.Schema, t.Source.Table, strings.ToLower(t.Name)),
-			Location:      SilverLocation(t.Name),
-			Format:        catalog.FormatParquet,
-			PartitionKeys: []catalog.Column{{Name: strings.ToLower(t.Partition.Name), Type: "date"}},
-			PrimaryKey:    pk,
-			Cursor:        strings.ToLower(t.Cursor),
-		},
-		partKey: t.Partition.Name,
-		source:  t.Name,
+	def := catalog.Table{
+		Database:      layout.DatabaseSilver,
+		Name:          layout.CatalogName(t.Name),
+		Description:   fmt.Sprintf("valid rows of %s.%s, every version; latest per key in %s", t.Source.Schema, t.Source.Table, layout.CurrentName(t.Name)),
+		Location:      layout.SilverLocation(t.Name),
+		Format:        catalog.FormatParquet,
+		PartitionKeys: []catalog.Column{{Name: strings.ToLower(t.Partition.Name), Type: "date"}},
+		PrimaryKey:    pk,
+		Cursor:        strings.ToLower(t.Cursor),
 	}
-}
-
-func discardedSpec(t *contract.Table) parquetTable {
-	return parquetTable{def: catalog.Table{
-		Database:    DatabaseDiscarded,
-		Name:        strings.ToLower(t.Name),
-		Description: fmt.Sprintf("rows of %s.%s rejected by data quality, with the rules they failed", t.Source.Schema, t.Source.Table),
-		Location:    DiscardedLocation(t.Name),
-		Format:      catalog.FormatParquet,
-	}, source: t.Name}
-}
-
-// object is one crawled object and what it holds.
-type object struct {
-	info    store.ObjectInfo
-	cols    []catalog.Column
-	partVal string
-}
-
-// objects returns the objects under prefix with the suffix: those of keys
-// when given (ignoring the others), else all of them.
-func (c *Crawler) objects(ctx context.Context, prefix, suffix string, keys []string) ([]store.ObjectInfo, error) {
-	var out []store.ObjectInfo
-	if len(keys) > 0 {
-		for _, k := range keys {
-			if !strings.HasPrefix(k, prefix) || !strings.HasSuffix(k, suffix) {
-				continue
-			}
-			info, err := c.Store.Stat(ctx, k)
-			if err != nil {
-				return nil, fmt.Errorf("crawl: %w", err)
-			}
-			out = append(out, info)
-		}
-		return out, nil
-	}
-	for info, err := range c.Store.List(ctx, prefix) {
-		if err != nil {
-			return nil, fmt.Errorf("crawl: %w", err)
-		}
-		if strings.HasSuffix(info.Key, suffix) {
-			out = append(out, info)
-		}
-	}
-	return out, nil
-}
-
-func (c *Crawler) crawlParquet(ctx context.Context, spec parquetTable, keys []string) (*TableResult, error) {
-	infos, err := c.objects(ctx, spec.def.Location, ".parquet", keys)
-	if err != nil || len(infos) == 0 {
-		return nil, err
-	}
-	objs := make([]object, len(infos))
-	for i, info := range infos {
-		o := object{info: info}
-		if spec.partKey != "" {
-			if o.partVal, err = partitionValue(spec, info.Key); err != nil {
-				return nil, err
-			}
-		}
-		if o.cols, err = parquetColumns(ctx, c.Store, info); err != nil {
-			return nil, err
-		}
-		objs[i] = o
-	}
-	// Oldest first: columns are appended in the order they appeared, and
-	// the newest object says which columns the writer still produces.
-	slices.SortFunc(objs, func(a, b object) int {
-		return cmp.Or(a.info.ModTime.Compare(b.info.ModTime), strings.Compare(a.info.Key, b.info.Key))
-	})
-	source, err := c.sourceColumns(ctx, spec.source)
+	res, err := c.register(ctx, def, rec.SilverColumns, rec.Key, source, len(rec.Silver))
 	if err != nil {
 		return nil, err
 	}
-	res := &TableResult{Table: spec.def.Database + "." + spec.def.Name, Objects: len(objs)}
-	tbl, err := catalog.Update(ctx, c.Catalog, spec.def.Database, spec.def.Name, func(cur *catalog.Table) (*catalog.Table, error) {
-		next, added, err := evolve(spec.def, cur, objs, source)
+	var parts []catalog.Partition
+	for _, ob := range rec.Silver {
+		name, value, ok := strings.Cut(ob.Partition, "=")
+		if !ok || name != t.Partition.Name {
+			return nil, fmt.Errorf("crawl: route record %s: object %s has partition %q, not %s=<value>", rec.RecordKey, ob.Key, ob.Partition, t.Partition.Name)
+		}
+		if !slices.Contains(res.Partitions, ob.Partition) {
+			res.Partitions = append(res.Partitions, ob.Partition)
+			parts = append(parts, catalog.Partition{Values: []string{value}, Location: def.Location + ob.Partition + "/"})
+		}
+	}
+	slices.Sort(res.Partitions)
+	if err := c.Catalog.AddPartitions(ctx, def.Database, def.Name, parts); err != nil {
+		return nil, fmt.Errorf("crawl: %w", err)
+	}
+	return res, nil
+}
+
+// register creates or evolves the table def with the columns of one
+// record's objects (from the object key), and, for a catalog that keeps
+// views, the table's _current view.
+func (c *Crawler) register(ctx context.Context, def catalog.Table, cols []catalog.Column, key string, source *layout.TableSchema, objects int) (*TableResult, error) {
+	res := &TableResult{Table: def.Database + "." + def.Name, Objects: objects}
+	tbl, err := catalog.Update(ctx, c.Catalog, def.Database, def.Name, func(cur *catalog.Table) (*catalog.Table, error) {
+		next, added, err := evolve(def, cur, cols, key, source)
 		res.Created, res.AddedColumns = cur == nil, added
 		return next, err
 	})
@@ -278,33 +193,18 @@ func (c *Crawler) crawlParquet(ctx context.Context, spec parquetTable, keys []st
 			return nil, fmt.Errorf("crawl: %w", err)
 		}
 	}
-	if spec.partKey == "" {
-		return res, nil
-	}
-	var parts []catalog.Partition
-	for _, o := range objs {
-		name := spec.partKey + "=" + o.partVal
-		if !slices.Contains(res.Partitions, name) {
-			res.Partitions = append(res.Partitions, name)
-			parts = append(parts, catalog.Partition{Values: []string{o.partVal}, Location: spec.def.Location + name + "/"})
-		}
-	}
-	slices.Sort(res.Partitions)
-	if err := c.Catalog.AddPartitions(ctx, spec.def.Database, spec.def.Name, parts); err != nil {
-		return nil, fmt.Errorf("crawl: %w", err)
-	}
 	return res, nil
 }
 
-// evolve merges the objects' columns into the catalogued table cur (nil for
-// a new table): new columns are appended, in the order the objects (oldest
-// first) show them. It returns nil when nothing changes, and a
-// *SchemaDriftError for a changed type, or for a column that the newest
-// object lacks and that the source no longer has (source: the column names
-// of the table's schema.json; nil when there is none, and then the newest
-// object alone decides). Checking the source too keeps an older object
-// crawled late (a retry) from passing for a dropped column.
-func evolve(def catalog.Table, cur *catalog.Table, objs []object, source map[string]bool) (*catalog.Table, []string, error) {
+// evolve merges one record's columns into the catalogued table cur (nil
+// for a new table): new columns are appended in the record's order. It
+// returns nil when nothing changes, and a *SchemaDriftError for a changed
+// type, or for a catalogued column that the record lacks and that the
+// source no longer has (source: the table's schema.json; nil when there
+// is none, and then the record alone decides). Checking the source too
+// keeps an older object committed late (a retry) from passing for a
+// dropped column.
+func evolve(def catalog.Table, cur *catalog.Table, cols []catalog.Column, key string, source *layout.TableSchema) (*catalog.Table, []string, error) {
 	next := def
 	if cur != nil {
 		next.Columns = slices.Clone(cur.Columns)
@@ -312,23 +212,21 @@ func evolve(def catalog.Table, cur *catalog.Table, objs []object, source map[str
 	var added []string
 	drift := &SchemaDriftError{}
 	table := def.Database + "." + def.Name
-	for _, o := range objs {
-		for _, col := range o.cols {
-			i := slices.IndexFunc(next.Columns, func(c catalog.Column) bool { return c.Name == col.Name })
-			switch {
-			case i < 0:
-				next.Columns = append(next.Columns, col)
-				added = append(added, col.Name)
-			case next.Columns[i].Type != col.Type:
-				drift.Changes = append(drift.Changes, DriftChange{Table: table, Object: o.info.Key, Column: col.Name, Kind: DriftTypeChanged, Was: next.Columns[i].Type, Now: col.Type})
-			}
+	for _, col := range cols {
+		i := slices.IndexFunc(next.Columns, func(c catalog.Column) bool { return c.Name == col.Name })
+		switch {
+		case i < 0:
+			next.Columns = append(next.Columns, col)
+			added = append(added, col.Name)
+		case next.Columns[i].Type != col.Type:
+			drift.Changes = append(drift.Changes, DriftChange{Table: table, Object: key, Column: col.Name, Kind: DriftTypeChanged, Was: next.Columns[i].Type, Now: col.Type})
 		}
 	}
-	newest := objs[len(objs)-1]
 	for _, col := range next.Columns {
-		inNewest := slices.ContainsFunc(newest.cols, func(c catalog.Column) bool { return c.Name == col.Name })
-		if !inNewest && (source == nil || !source[col.Name]) {
-			drift.Changes = append(drift.Changes, DriftChange{Table: table, Object: newest.info.Key, Column: col.Name, Kind: DriftDropped, Was: col.Type})
+		inRecord := slices.ContainsFunc(cols, func(c catalog.Column) bool { return c.Name == col.Name })
+		inSource := source != nil && slices.ContainsFunc(source.Columns, func(c layout.ColumnSchema) bool { return strings.EqualFold(c.Name, col.Name) })
+		if !inRecord && !inSource {
+			drift.Changes = append(drift.Changes, DriftChange{Table: table, Object: key, Column: col.Name, Kind: DriftDropped, Was: col.Type})
 		}
 	}
 	if len(drift.Changes) > 0 {
@@ -343,128 +241,26 @@ func evolve(def catalog.Table, cur *catalog.Table, objs []object, source map[str
 	return &next, added, nil
 }
 
-// partitionValue is the date of the key's <partKey>=YYYY-MM-DD folder,
-// which must be the first folder under the table's location.
-func partitionValue(spec parquetTable, key string) (string, error) {
-	rel := strings.TrimPrefix(key, spec.def.Location)
-	dir, _, ok := strings.Cut(rel, "/")
-	val, isPart := strings.CutPrefix(dir, spec.partKey+"=")
-	if !ok || !isPart {
-		return "", &BadObjectError{Key: key, Err: fmt.Errorf("not in a %s=YYYY-MM-DD folder of %s", spec.partKey, spec.def.Location)}
-	}
-	if val == HiveDefaultPartition {
-		return val, nil
-	}
-	if _, err := time.Parse(time.DateOnly, val); err != nil {
-		return "", &BadObjectError{Key: key, Err: fmt.Errorf("partition value %q is not a date (YYYY-MM-DD)", val)}
-	}
-	return val, nil
-}
-
-// HiveDefaultPartition is the partition value of rows whose partition
-// column is NULL; Athena and DuckDB read it as NULL.
-const HiveDefaultPartition = "__HIVE_DEFAULT_PARTITION__"
-
-// SchemaKey is where ingest keeps the columns a table was last extracted
-// with.
-func SchemaKey(table string) string { return "_meta/tables/" + table + "/schema.json" }
-
-// sourceColumns returns the lower-cased column names of the table's
-// schema.json, or nil when there is none.
-func (c *Crawler) sourceColumns(ctx context.Context, table string) (map[string]bool, error) {
-	rc, _, err := c.Store.Get(ctx, SchemaKey(table))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
+// meta registers a meta table with the columns of its record type; a
+// column the type no longer has stays (older records have it).
+func (c *Crawler) meta(ctx context.Context, m layout.MetaTable) (*TableResult, error) {
+	cols, err := catalog.RecordColumns(metaRecords[m.Name])
 	if err != nil {
-		return nil, fmt.Errorf("crawl: %w", err)
+		return nil, fmt.Errorf("crawl: meta.%s: %w", m.Name, err)
 	}
-	defer rc.Close()
-	var ts struct {
-		Columns []struct {
-			Name string `json:"name"`
-		} `json:"columns"`
-	}
-	if err := json.NewDecoder(io.LimitReader(rc, maxMetaObjectBytes)).Decode(&ts); err != nil {
-		return nil, &BadObjectError{Key: SchemaKey(table), Err: err}
-	}
-	names := make(map[string]bool, len(ts.Columns))
-	for _, col := range ts.Columns {
-		names[strings.ToLower(col.Name)] = true
-	}
-	return names, nil
-}
-
-// parquetColumns reads the catalog columns of a Parquet object from its
-// footer (a few range reads, whatever the object's size).
-func parquetColumns(ctx context.Context, s store.Store, info store.ObjectInfo) ([]catalog.Column, error) {
-	ra := store.NewReaderAt(ctx, s, info.Key, info.Size)
-	rdr, err := file.NewParquetReader(io.NewSectionReader(ra, 0, info.Size))
-	if err != nil {
-		return nil, &BadObjectError{Key: info.Key, Err: fmt.Errorf("read Parquet footer: %w", err)}
-	}
-	defer rdr.Close()
-	md := rdr.MetaData()
-	sch, err := pqarrow.FromParquet(md.Schema, nil, md.KeyValueMetadata())
-	if err != nil {
-		return nil, &BadObjectError{Key: info.Key, Err: fmt.Errorf("Parquet schema: %w", err)}
-	}
-	cols, err := Columns(sch)
-	if err != nil {
-		return nil, &BadObjectError{Key: info.Key, Err: err}
-	}
-	return cols, nil
-}
-
-// crawlJSON registers a meta table. Its columns come from the given
-// objects under its location, or, in a full crawl or when the table is
-// new, from the first and last records listed; new keys add columns, and a
-// changed type keeps the catalogued one (meta records are the lake's own,
-// and their readers accept either).
-func (c *Crawler) crawlJSON(ctx context.Context, m MetaTable, keys []string) (*TableResult, error) {
-	infos, err := c.objects(ctx, m.Location, m.suffix(), keys)
-	if err != nil {
-		return nil, err
-	}
-	cur, err := c.Catalog.GetTable(ctx, DatabaseMeta, m.Name)
-	if err != nil && !errors.Is(err, catalog.ErrNotFound) {
-		return nil, fmt.Errorf("crawl: %w", err)
-	}
-	if len(keys) > 0 && len(infos) == 0 && cur == nil {
-		// Nothing of this table among the objects: sample what is there.
-		if infos, err = c.objects(ctx, m.Location, m.suffix(), nil); err != nil {
-			return nil, err
-		}
-	}
-	if len(infos) > 2 {
-		infos = []store.ObjectInfo{infos[0], infos[len(infos)-1]}
-	}
-	if len(infos) == 0 {
-		return nil, nil
-	}
-	var sampled [][]catalog.Column
-	for _, info := range infos {
-		cols, err := c.jsonObjectColumns(ctx, info.Key)
-		if err != nil {
-			return nil, err
-		}
-		sampled = append(sampled, cols)
-	}
-	res := &TableResult{Table: DatabaseMeta + "." + m.Name, Objects: len(infos)}
-	def := catalog.Table{Database: DatabaseMeta, Name: m.Name, Description: m.Description, Location: m.Location, Format: catalog.FormatJSON, Files: m.File}
-	if _, err := catalog.Update(ctx, c.Catalog, DatabaseMeta, m.Name, func(cur *catalog.Table) (*catalog.Table, error) {
+	res := &TableResult{Table: layout.DatabaseMeta + "." + m.Name}
+	def := catalog.Table{Database: layout.DatabaseMeta, Name: m.Name, Description: m.Description, Location: m.Location, Format: catalog.FormatJSON, Files: m.File}
+	if _, err := catalog.Update(ctx, c.Catalog, layout.DatabaseMeta, m.Name, func(cur *catalog.Table) (*catalog.Table, error) {
 		next := def
 		res.Created, res.AddedColumns = cur == nil, nil
 		if cur != nil {
 			next.Columns = slices.Clone(cur.Columns)
 		}
-		for _, cols := range sampled {
-			for _, col := range cols {
-				if !slices.ContainsFunc(next.Columns, func(c catalog.Column) bool { return c.Name == col.Name }) {
-					next.Columns = append(next.Columns, col)
-					if cur != nil {
-						res.AddedColumns = append(res.AddedColumns, col.Name)
-					}
+		for _, col := range cols {
+			if !slices.ContainsFunc(next.Columns, func(c catalog.Column) bool { return c.Name == col.Name }) {
+				next.Columns = append(next.Columns, col)
+				if cur != nil {
+					res.AddedColumns = append(res.AddedColumns, col.Name)
 				}
 			}
 		}
@@ -475,18 +271,26 @@ func (c *Crawler) crawlJSON(ctx context.Context, m MetaTable, keys []string) (*T
 	}); err != nil {
 		return nil, err
 	}
+	if !res.Created && len(res.AddedColumns) == 0 {
+		return nil, nil
+	}
 	return res, nil
 }
 
-func (c *Crawler) jsonObjectColumns(ctx context.Context, key string) ([]catalog.Column, error) {
-	rc, _, err := c.Store.Get(ctx, key)
-	if err != nil {
-		return nil, fmt.Errorf("crawl: %w", err)
+// deleteBronze deletes the bronze object at key if it is still at etag; a
+// newer version is left for its own event. It reports whether it deleted.
+func deleteBronze(ctx context.Context, st store.Store, key, etag string) (bool, error) {
+	info, err := st.Stat(ctx, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, store.Wrap(err, "crawl: stat %q", key)
+	case store.NormalizeETag(info.ETag) != store.NormalizeETag(etag):
+		return false, nil
 	}
-	defer rc.Close()
-	cols, err := jsonColumns(rc)
-	if err != nil {
-		return nil, &BadObjectError{Key: key, Err: err}
+	if err := st.Delete(ctx, key); err != nil {
+		return false, store.Wrap(err, "crawl: delete %q", key)
 	}
-	return cols, nil
+	return true, nil
 }

@@ -1,28 +1,26 @@
 package crawl_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/medallionlake/lake/internal/catalog"
 	"github.com/medallionlake/lake/internal/catalog/localcatalog"
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/crawl"
+	"github.com/medallionlake/lake/internal/lakeparquet"
+	"github.com/medallionlake/lake/internal/layout"
+	"github.com/medallionlake/lake/internal/route"
+	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/store/filestore"
+	"github.com/medallionlake/lake/internal/testenv"
 )
 
 var ctx = context.Background()
@@ -43,13 +41,16 @@ var dqFields = []arrow.Field{
 	{Name: "DataQualityRulesFail", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
 	{Name: "DataQualityRulesSkip", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
 	{Name: "DataQualityEvaluationResult", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "DataQualityFailedValues", Type: arrow.MapOf(arrow.BinaryTypes.String, arrow.BinaryTypes.String), Nullable: true},
+	{Name: "DataQualityFailedValues", Type: arrow.ListOf(arrow.BinaryTypes.String), Nullable: true},
 }
 
-const orderRow = `{"order_id": 1, "customer_id": 7, "status": "PAID", "amount": "12.50", "currency": "EUR", "created_at": "2024-01-01T10:00:00Z", "updated_at": "2024-01-01T10:00:00Z"}`
+const ordersColumns = "order_id bigint, customer_id bigint, status string, amount decimal(12,2), currency string, created_at timestamp, updated_at timestamp"
+
+const bronzeKey = "bronze/landing/orders/x/all/part-00000.parquet"
 
 // lake is a lake in a temp folder with its local catalog and a crawler
-// over the orders contract.
+// over the orders contract. The crawler's store refuses every read but
+// that of the table's schema.json: crawl is given everything else.
 type lake struct {
 	s       *filestore.Store
 	cat     *localcatalog.Catalog
@@ -63,45 +64,50 @@ func newLake(t *testing.T) *lake {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	ct, err := contract.LoadFile(filepath.Join("..", "..", "schemas", "orders.table.yaml"))
+	ts, err := contract.LoadDir(testenv.RepoRoot() + "/schemas")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cat := localcatalog.New(s)
-	return &lake{s: s, cat: cat, crawler: &crawl.Crawler{Store: s, Catalog: cat, Contracts: []*contract.Table{ct}}}
+	return &lake{s: s, cat: cat, crawler: &crawl.Crawler{Store: noReads{s}, Catalog: cat, Contracts: ts}}
 }
 
-// putParquet writes rows (a JSON array or objects, one per line) with the
-// given fields as a Parquet object at key. Each call sleeps a little so
-// that objects' modification times follow the order they are written in.
-func (l *lake) putParquet(t *testing.T, key string, fields []arrow.Field, rows ...string) {
-	t.Helper()
-	sch := arrow.NewSchema(fields, nil)
-	rec, _, err := array.RecordFromJSON(memory.DefaultAllocator, sch, strings.NewReader("["+strings.Join(rows, ",")+"]"))
-	if err != nil {
-		t.Fatalf("fixture %s: %v", key, err)
+// noReads fails Get and GetRange of anything but a table's schema.json.
+type noReads struct{ store.Store }
+
+func (n noReads) Get(ctx context.Context, key string) (io.ReadCloser, store.ObjectInfo, error) {
+	if !strings.HasSuffix(key, "/schema.json") {
+		return nil, store.ObjectInfo{}, fmt.Errorf("crawl read %q, which it was given", key)
 	}
-	defer rec.Release()
-	var buf bytes.Buffer
-	w, err := pqarrow.NewFileWriter(sch, &buf, nil, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	l.put(t, key, buf.Bytes())
+	return n.Store.Get(ctx, key)
 }
 
-func (l *lake) put(t *testing.T, key string, b []byte) {
+func (n noReads) GetRange(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
+	return nil, fmt.Errorf("crawl read %q, which it was given", key)
+}
+
+// record is the route record of the bronze object, with silver objects
+// in the given partitions.
+func record(t *testing.T, silver []arrow.Field, partitions ...string) *route.Record {
 	t.Helper()
-	time.Sleep(5 * time.Millisecond)
-	if _, err := l.s.Put(ctx, key, bytes.NewReader(b), nil); err != nil {
+	cols, err := catalog.Columns(arrow.NewSchema(silver, nil))
+	if err != nil {
 		t.Fatal(err)
 	}
+	disc, err := catalog.Columns(arrow.NewSchema(slices.Concat(silver, dqFields), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := layout.KeysFor("orders", bronzeKey, "e1")
+	rec := &route.Record{
+		Output:        route.Output{Key: bronzeKey, ETag: "e1", Table: "orders", Stem: k.Stem, RecordKey: k.RouteRecord()},
+		PartitionName: "dt", SilverColumns: cols, DiscardedColumns: disc,
+		Discarded: []lakeparquet.Object{{Key: k.DiscardedRows(0), Rows: 1}},
+	}
+	for _, p := range partitions {
+		rec.Silver = append(rec.Silver, lakeparquet.PartitionObject{Partition: p, Object: lakeparquet.Object{Key: k.Silver(p, 0), Rows: 1}})
+	}
+	return rec
 }
 
 func (l *lake) table(t *testing.T, db, name string) *catalog.Table {
@@ -134,28 +140,21 @@ func partitionList(t *testing.T, l *lake, db, name string) []string {
 	return out
 }
 
-const ordersColumns = "order_id bigint, customer_id bigint, status string, amount decimal(12,2), currency string, created_at timestamp, updated_at timestamp"
-
-func TestFullCrawl(t *testing.T) {
+func TestCrawl(t *testing.T) {
 	l := newLake(t)
-	l.putParquet(t, "silver/staging/orders/dt=2024-01-01/a.parquet", ordersFields, orderRow)
-	l.putParquet(t, "silver/staging/orders/dt=2024-01-02/b.parquet", ordersFields, orderRow)
-	l.putParquet(t, "discarded/orders/rows/c.parquet", slices.Concat(ordersFields, dqFields),
-		`{"order_id": 2, "status": "LOST", "created_at": "2024-01-01T10:00:00Z", "updated_at": "2024-01-01T10:00:00Z",
-		  "DataQualityRulesFail": ["ColumnValues \"status\" in [\"PAID\"]"], "DataQualityEvaluationResult": "Failed",
-		  "DataQualityFailedValues": [{"key": "status", "value": "LOST"}]}`)
-	wm, err := os.ReadFile("testdata/watermark.json")
+	if _, err := l.s.Put(ctx, bronzeKey, strings.NewReader("bronze"), nil); err != nil {
+		t.Fatal(err)
+	}
+	// the route wrote the bronze object's version e1; the store's ETag is
+	// the content's MD5, so make the record name it
+	info, err := l.s.Stat(ctx, bronzeKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.put(t, "_meta/watermarks/history/orders/20240101T000000.000000Z.json", wm)
-	dq, err := os.ReadFile("testdata/dq_result.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.put(t, "_meta/dq/orders/x.json", dq)
+	rec := record(t, ordersFields, "dt=2024-01-01", "dt=2024-01-02", "dt=2024-01-01")
+	rec.ETag = info.ETag
 
-	out, err := l.crawler.Crawl(ctx, crawl.Input{})
+	out, err := l.crawler.Crawl(ctx, rec)
 	if err != nil {
 		t.Fatalf("Crawl: %v", err)
 	}
@@ -166,8 +165,14 @@ func TestFullCrawl(t *testing.T) {
 			t.Errorf("%s: Created = false on the first crawl", r.Table)
 		}
 	}
-	if got, want := strings.Join(names, " "), "silver.orders discarded.orders meta.watermarks meta.dq_results"; got != want {
+	if got, want := strings.Join(names, " "), "silver.orders discarded.orders meta.watermarks meta.dq_results meta.executions"; got != want {
 		t.Errorf("tables crawled = %q, want %q", got, want)
+	}
+	if !out.BronzeDeleted {
+		t.Error("BronzeDeleted = false")
+	}
+	if _, err := l.s.Stat(ctx, bronzeKey); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("bronze object after the crawl: %v, want it deleted", err)
 	}
 
 	silver := l.table(t, "silver", "orders")
@@ -180,19 +185,23 @@ func TestFullCrawl(t *testing.T) {
 			"2024-01-01 silver/staging/orders/dt=2024-01-01/; 2024-01-02 silver/staging/orders/dt=2024-01-02/"},
 		{"discarded columns", columnList(l.table(t, "discarded", "orders").Columns), ordersColumns +
 			", dataqualityrulespass array<string>, dataqualityrulesfail array<string>, dataqualityrulesskip array<string>" +
-			", dataqualityevaluationresult string, dataqualityfailedvalues map<string,string>"},
+			", dataqualityevaluationresult string, dataqualityfailedvalues array<string>"},
 		{"watermarks columns", columnList(l.table(t, "meta", "watermarks").Columns),
 			"table string, cursor string, watermark struct<us:string,utc:string>, previous struct<us:string,utc:string>, advanced_at struct<us:string,utc:string>, objects bigint, rows bigint, bytes bigint"},
-		{"dq_results columns", columnList(l.table(t, "meta", "dq_results").Columns),
-			"table string, object string, score double, ruleresults array<struct<name:string,outcome:string,failurereason:string,evaluatedmetrics:map<string,double>>>, aggregatedmetrics struct<rowcount:bigint,passedrowcount:bigint,failedrowcount:bigint>"},
+		{"executions columns", columnList(l.table(t, "meta", "executions").Columns),
+			"executionarn string, statemachinearn string, name string, status string, startdate string, stopdate string, input string, output string, error string, cause string"},
+		{"executions files", l.table(t, "meta", "executions").Files, "execution.json"},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s:\n got %s\nwant %s", tc.description, tc.got, tc.want)
 		}
 	}
+	if got := columnList(l.table(t, "meta", "dq_results").Columns); !strings.Contains(got, "result struct<score:double,aggregatedmetrics:struct<") {
+		t.Errorf("dq_results columns %s, want the Glue-shaped result as a struct", got)
+	}
 
-	// A second crawl of the same lake changes nothing.
-	again, err := l.crawler.Crawl(ctx, crawl.Input{Table: "orders"})
+	// The same record again (a retried crawl) changes nothing.
+	again, err := l.crawler.Crawl(ctx, rec)
 	if err != nil {
 		t.Fatalf("Crawl again: %v", err)
 	}
@@ -206,19 +215,19 @@ func TestFullCrawl(t *testing.T) {
 	}
 }
 
-func TestIncrementalCrawl(t *testing.T) {
+// TestCrawlKeepsOtherVersion: a bronze object replaced since it was
+// routed is left for its own event.
+func TestCrawlKeepsOtherVersion(t *testing.T) {
 	l := newLake(t)
-	l.putParquet(t, "silver/staging/orders/dt=2024-01-01/a.parquet", ordersFields, orderRow)
-	l.putParquet(t, "silver/staging/orders/dt=2024-01-02/b.parquet", ordersFields, orderRow)
-	out, err := l.crawler.Crawl(ctx, crawl.Input{Table: "orders", Objects: []string{"silver/staging/orders/dt=2024-01-02/b.parquet", "archive/orders/ignored.parquet"}})
+	if _, err := l.s.Put(ctx, bronzeKey, strings.NewReader("a newer version"), nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err := l.crawler.Crawl(ctx, record(t, ordersFields, "dt=2024-01-01"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := fmt.Sprint(out.Tables[0].Partitions), "[dt=2024-01-02]"; got != want {
-		t.Errorf("partitions of the crawl = %s, want %s", got, want)
-	}
-	if got, want := strings.Join(partitionList(t, l, "silver", "orders"), "; "), "2024-01-02 silver/staging/orders/dt=2024-01-02/"; got != want {
-		t.Errorf("catalogued partitions = %s, want %s", got, want)
+	if _, err := l.s.Stat(ctx, bronzeKey); err != nil || out.BronzeDeleted {
+		t.Errorf("newer bronze version after the crawl: %v (deleted=%v), want it kept", err, out.BronzeDeleted)
 	}
 }
 
@@ -227,48 +236,45 @@ func TestSchemaDrift(t *testing.T) {
 	amountAsDouble := slices.Clone(ordersFields)
 	amountAsDouble[3] = arrow.Field{Name: "amount", Type: arrow.PrimitiveTypes.Float64, Nullable: true}
 	withoutCurrency := slices.Delete(slices.Clone(ordersFields), 4, 5)
-	rowWithNote := strings.TrimSuffix(orderRow, "}") + `, "note": "gift"}`
-	rowAmountDouble := strings.Replace(orderRow, `"12.50"`, `12.5`, 1)
-	rowWithoutCurrency := strings.Replace(orderRow, `"currency": "EUR", `, ``, 1)
 
 	for _, tc := range []struct {
 		description string
 		fields      []arrow.Field
-		row         string
 		wantColumns string
 		wantAdded   []string
 		wantDrift   []crawl.DriftChange
 	}{
 		{
 			description: "new nullable column evolves the table",
-			fields:      withNote, row: rowWithNote,
+			fields:      withNote,
 			wantColumns: ordersColumns + ", note string",
 			wantAdded:   []string{"note"},
 		},
 		{
 			description: "type change is drift",
-			fields:      amountAsDouble, row: rowAmountDouble,
+			fields:      amountAsDouble,
 			wantColumns: ordersColumns,
-			wantDrift: []crawl.DriftChange{{Table: "silver.orders", Object: "silver/staging/orders/dt=2024-01-03/new.parquet",
+			wantDrift: []crawl.DriftChange{{Table: "silver.orders", Object: bronzeKey,
 				Column: "amount", Kind: crawl.DriftTypeChanged, Was: "decimal(12,2)", Now: "double"}},
 		},
 		{
 			description: "dropped column is drift",
-			fields:      withoutCurrency, row: rowWithoutCurrency,
+			fields:      withoutCurrency,
 			wantColumns: ordersColumns,
-			wantDrift: []crawl.DriftChange{{Table: "silver.orders", Object: "silver/staging/orders/dt=2024-01-03/new.parquet",
+			wantDrift: []crawl.DriftChange{{Table: "silver.orders", Object: bronzeKey,
 				Column: "currency", Kind: crawl.DriftDropped, Was: "string"}},
 		},
 	} {
 		t.Run(tc.description, func(t *testing.T) {
 			l := newLake(t)
-			l.putParquet(t, "silver/staging/orders/dt=2024-01-01/old.parquet", ordersFields, orderRow)
-			if _, err := l.crawler.Crawl(ctx, crawl.Input{}); err != nil {
+			first := record(t, ordersFields, "dt=2024-01-01")
+			first.Discarded = nil
+			if _, err := l.crawler.Crawl(ctx, first); err != nil {
 				t.Fatal(err)
 			}
-			const key = "silver/staging/orders/dt=2024-01-03/new.parquet"
-			l.putParquet(t, key, tc.fields, tc.row)
-			out, err := l.crawler.Crawl(ctx, crawl.Input{Objects: []string{key}})
+			rec := record(t, tc.fields, "dt=2024-01-03")
+			rec.Discarded = nil
+			out, err := l.crawler.Crawl(ctx, rec)
 			var drift *crawl.SchemaDriftError
 			switch {
 			case tc.wantDrift == nil && err != nil:
@@ -283,7 +289,7 @@ func TestSchemaDrift(t *testing.T) {
 				if fmt.Sprint(drift.Changes) != fmt.Sprint(tc.wantDrift) {
 					t.Errorf("drift = %+v, want %+v", drift.Changes, tc.wantDrift)
 				}
-				if !strings.Contains(err.Error(), tc.wantDrift[0].Column) || !strings.Contains(err.Error(), key) {
+				if !strings.Contains(err.Error(), tc.wantDrift[0].Column) || !strings.Contains(err.Error(), bronzeKey) {
 					t.Errorf("error %q does not name the column and the object", err)
 				}
 			}
@@ -298,129 +304,53 @@ func TestSchemaDrift(t *testing.T) {
 	}
 }
 
-func TestBadObjects(t *testing.T) {
-	for _, tc := range []struct {
-		description, key string
-		body             []byte
-	}{
-		{"not Parquet", "silver/staging/orders/dt=2024-01-01/x.parquet", []byte("not parquet at all")},
-		{"outside a partition folder", "silver/staging/orders/x.parquet", nil},
-		{"partition value not a date", "silver/staging/orders/dt=yesterday/x.parquet", nil},
-		{"meta record not an object", "_meta/dq/orders/x.json", []byte(`[1,2]`)},
-	} {
-		t.Run(tc.description, func(t *testing.T) {
-			l := newLake(t)
-			if tc.body == nil {
-				l.putParquet(t, tc.key, ordersFields, orderRow)
-			} else {
-				l.put(t, tc.key, tc.body)
-			}
-			_, err := l.crawler.Crawl(ctx, crawl.Input{})
-			var bad *crawl.BadObjectError
-			if !errors.As(err, &bad) || bad.Key != tc.key {
-				t.Fatalf("Crawl = %v, want a *BadObjectError for %s", err, tc.key)
-			}
-		})
-	}
-}
-
 func TestUnknownTable(t *testing.T) {
 	l := newLake(t)
-	if _, err := l.crawler.Crawl(ctx, crawl.Input{Table: "nope"}); !errors.Is(err, contract.ErrUnknownTable) {
+	rec := record(t, ordersFields, "dt=2024-01-01")
+	rec.Table = "nope"
+	if _, err := l.crawler.Crawl(ctx, rec); !errors.Is(err, contract.ErrUnknownTable) {
 		t.Fatalf("Crawl(unknown table) = %v, want ErrUnknownTable", err)
 	}
 }
 
-// TestJSONRoundTrip checks the state's input and output fixtures decode
-// into the types and encode back unchanged.
-func TestJSONRoundTrip(t *testing.T) {
-	for _, tc := range []struct {
-		file string
-		v    any
-	}{
-		{"testdata/input.json", &crawl.Input{}},
-		{"testdata/output.json", &crawl.Output{}},
-	} {
-		t.Run(tc.file, func(t *testing.T) {
-			b, err := os.ReadFile(tc.file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dec := json.NewDecoder(bytes.NewReader(b))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(tc.v); err != nil {
-				t.Fatal(err)
-			}
-			got, err := json.MarshalIndent(tc.v, "", "  ")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if string(got) != strings.TrimSpace(string(b)) {
-				t.Errorf("round trip:\n got %s\nwant %s", got, b)
-			}
-		})
-	}
-}
-
-// TestExecutionsTable checks that meta.executions is built from the
-// execution.json records only, not the history.json beside them.
-func TestExecutionsTable(t *testing.T) {
-	l := newLake(t)
-	l.put(t, "_meta/executions/run-1/history.json", []byte(`{"events": [{"id": 1, "type": "ExecutionStarted"}]}`))
-	l.put(t, "_meta/executions/run-1/execution.json", []byte(`{"name": "run-1", "status": "SUCCEEDED", "startDate": "2024-01-01T00:00:00Z"}`))
-	if _, err := l.crawler.Crawl(ctx, crawl.Input{}); err != nil {
-		t.Fatal(err)
-	}
-	tab := l.table(t, "meta", "executions")
-	if got, want := columnList(tab.Columns), "name string, status string, startdate string"; got != want {
-		t.Errorf("columns = %s, want %s", got, want)
-	}
-	if got, want := tab.Files, "execution.json"; got != want {
-		t.Errorf("Files = %q, want %q", got, want)
-	}
-}
-
-// TestLateCrawlOfOlderObject: an object written before a column was added
-// but crawled after it (a retried crawl) is not a dropped column while the
+// TestLateCrawlOfOlderObject: an object routed before a column was added
+// but committed after it (a retry) is not a dropped column while the
 // source's schema.json still lists the column; once the source has really
 // dropped a column, an object without it is drift.
 func TestLateCrawlOfOlderObject(t *testing.T) {
 	withNote := slices.Concat(ordersFields, []arrow.Field{{Name: "note", Type: arrow.BinaryTypes.String, Nullable: true}})
-	schemaJSON := func(cols ...string) []byte {
-		var b strings.Builder
-		b.WriteString(`{"table": "orders", "columns": [`)
-		for i, c := range cols {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, `{"name": %q, "type": "text"}`, c)
+	schema := func(fields []arrow.Field) *layout.TableSchema {
+		ts := &layout.TableSchema{Table: "orders"}
+		for _, f := range fields {
+			ts.Columns = append(ts.Columns, layout.ColumnSchema{Name: f.Name, Type: "text", Arrow: f.Type.String()})
 		}
-		b.WriteString("]}")
-		return []byte(b.String())
+		return ts
 	}
-	ordersCols := []string{"order_id", "customer_id", "status", "amount", "currency", "created_at", "updated_at"}
-
 	l := newLake(t)
-	const old = "silver/staging/orders/dt=2024-01-01/old.parquet"
-	l.putParquet(t, old, ordersFields, orderRow)
-	l.putParquet(t, "silver/staging/orders/dt=2024-01-02/new.parquet", withNote, strings.TrimSuffix(orderRow, "}")+`, "note": "x"}`)
-	l.put(t, crawl.SchemaKey("orders"), schemaJSON(append(ordersCols, "note")...))
-	if _, err := l.crawler.Crawl(ctx, crawl.Input{Objects: []string{"silver/staging/orders/dt=2024-01-02/new.parquet"}}); err != nil {
+	if _, err := store.PutJSON(ctx, l.s, layout.SchemaKey("orders"), schema(withNote), nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.crawler.Crawl(ctx, crawl.Input{Objects: []string{old}}); err != nil {
+	if _, err := l.crawler.Crawl(ctx, record(t, withNote, "dt=2024-01-02")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.crawler.Crawl(ctx, record(t, ordersFields, "dt=2024-01-01")); err != nil {
 		t.Errorf("late crawl of an older object: %v, want no drift", err)
 	}
 
 	// The source drops currency: an object without it is drift.
 	withoutCurrency := slices.Delete(slices.Clone(withNote), 4, 5)
-	const dropped = "silver/staging/orders/dt=2024-01-03/dropped.parquet"
-	l.putParquet(t, dropped, withoutCurrency, strings.Replace(strings.TrimSuffix(orderRow, "}")+`, "note": "x"}`, `"currency": "EUR", `, ``, 1))
-	l.put(t, crawl.SchemaKey("orders"), schemaJSON("order_id", "customer_id", "status", "amount", "created_at", "updated_at", "note"))
-	_, err := l.crawler.Crawl(ctx, crawl.Input{Objects: []string{dropped}})
+	if _, err := store.PutJSON(ctx, l.s, layout.SchemaKey("orders"), schema(withoutCurrency), nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := l.crawler.Crawl(ctx, record(t, withoutCurrency, "dt=2024-01-03"))
 	var drift *crawl.SchemaDriftError
-	if !errors.As(err, &drift) || len(drift.Changes) != 1 || drift.Changes[0].Column != "currency" || drift.Changes[0].Kind != crawl.DriftDropped {
-		t.Errorf("crawl after the source dropped currency = %v, want drift on currency", err)
+	if !errors.As(err, &drift) {
+		t.Fatalf("crawl after the source dropped currency = %v, want drift on currency", err)
+	}
+	for _, c := range drift.Changes {
+		if c.Column != "currency" || c.Kind != crawl.DriftDropped {
+			t.Errorf("drift %+v, want currency dropped (in silver and discarded)", c)
+		}
 	}
 }
 
@@ -428,11 +358,20 @@ func TestLateCrawlOfOlderObject(t *testing.T) {
 // default partition, which is registered like any other.
 func TestDefaultPartition(t *testing.T) {
 	l := newLake(t)
-	l.putParquet(t, "silver/staging/orders/dt=__HIVE_DEFAULT_PARTITION__/a.parquet", ordersFields, orderRow)
-	if _, err := l.crawler.Crawl(ctx, crawl.Input{}); err != nil {
+	if _, err := l.crawler.Crawl(ctx, record(t, ordersFields, "dt=__HIVE_DEFAULT_PARTITION__")); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := strings.Join(partitionList(t, l, "silver", "orders"), "; "), "__HIVE_DEFAULT_PARTITION__ silver/staging/orders/dt=__HIVE_DEFAULT_PARTITION__/"; got != want {
 		t.Errorf("partitions = %s, want %s", got, want)
+	}
+}
+
+// TestBadPartition: a record whose object names another partition column
+// is refused, naming it.
+func TestBadPartition(t *testing.T) {
+	l := newLake(t)
+	_, err := l.crawler.Crawl(ctx, record(t, ordersFields, "day=2024-01-01"))
+	if err == nil || !strings.Contains(err.Error(), "day=2024-01-01") {
+		t.Fatalf("Crawl = %v, want an error naming the partition", err)
 	}
 }

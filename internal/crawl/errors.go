@@ -49,28 +49,3 @@ func (e *SchemaDriftError) Error() string {
 	b.WriteString(" (only new nullable columns evolve a table; route such rows to discarded or migrate the table)")
 	return b.String()
 }
-
-// UnsupportedTypeError reports an Arrow type that has no catalog type.
-type UnsupportedTypeError struct {
-	Type string
-}
-
-// Error implements error.
-func (e *UnsupportedTypeError) Error() string {
-	return fmt.Sprintf("crawl: Arrow type %s has no catalog (Athena) type", e.Type)
-}
-
-// BadObjectError reports an object the crawl cannot read: not Parquet or
-// JSON, or in a place that does not fit the table's layout.
-type BadObjectError struct {
-	Key string
-	Err error
-}
-
-// Error implements error.
-func (e *BadObjectError) Error() string {
-	return fmt.Sprintf("crawl: object %q: %v", e.Key, e.Err)
-}
-
-// Unwrap returns the cause.
-func (e *BadObjectError) Unwrap() error { return e.Err }

@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 
 	"github.com/medallionlake/lake/internal/catalog/gluecatalog"
-	"github.com/medallionlake/lake/internal/crawl"
 	"github.com/medallionlake/lake/internal/testenv"
 )
 
@@ -28,8 +27,7 @@ func TestGlueCurrentView(t *testing.T) {
 	}
 	l := newLake(t)
 	l.crawler.Catalog = cat
-	l.putParquet(t, "silver/staging/orders/dt=2024-01-01/a.parquet", ordersFields, orderRow)
-	if _, err := l.crawler.Crawl(ctx, crawl.Input{Table: "orders"}); err != nil {
+	if _, err := l.crawler.Crawl(ctx, record(t, ordersFields, "dt=2024-01-01")); err != nil {
 		t.Fatalf("Crawl: %v", err)
 	}
 	out, err := client.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String("silver"), Name: aws.String("orders_current")})

@@ -25,6 +25,9 @@ type Options struct {
 	// ExpectedRows presizes the uniqueness hash sets (e.g. the Parquet
 	// footer's row count); 0 lets them grow.
 	ExpectedRows int64
+	// RowLog, when set, receives the row-level outcome of every row (see
+	// RowLogWriter); close it after Finish.
+	RowLog *RowLogWriter
 }
 
 // row states
@@ -92,6 +95,8 @@ type Evaluator struct {
 	boundSchema *arrow.Schema
 	bound       []int // slot -> field index in boundSchema
 	arrays      []arrow.Array
+
+	log *RowLogWriter
 }
 
 // NewEvaluator compiles rs against schema, the whole object's Arrow schema
@@ -115,6 +120,10 @@ func NewEvaluator(rs *dqdl.Ruleset, schema *arrow.Schema, opts Options) (*Evalua
 			markKeep(n)
 		}
 		e.tops = append(e.tops, t)
+	}
+	if opts.RowLog != nil {
+		e.log = opts.RowLog
+		e.log.bind(e)
 	}
 	return e, nil
 }
@@ -306,7 +315,7 @@ func (e *Evaluator) Observe(rec arrow.RecordBatch) error {
 		if t.n.err != nil {
 			continue
 		}
-		e.eval(t.n, cols, n, offset, true)
+		e.eval(t.n, cols, n, offset)
 		if t.n.level != RowLevel || t.deferred {
 			continue
 		}
@@ -318,6 +327,7 @@ func (e *Evaluator) Observe(rec arrow.RecordBatch) error {
 			}
 		}
 	}
+	e.logObserved(n)
 	return nil
 }
 
@@ -328,13 +338,12 @@ func resize(b []uint8, n int) []uint8 {
 	return b[:n]
 }
 
-// eval computes n's states for the batch into n.buf; observe updates
-// counters and uniqueness sets (the first pass), otherwise (Rows, after
-// Finish) uniqueness leaves read their decided states.
-func (e *Evaluator) eval(nd *node, cols []arrow.Array, n int, offset int64, observe bool) {
+// eval computes n's states for the batch into n.buf and updates its
+// counters and uniqueness sets.
+func (e *Evaluator) eval(nd *node, cols []arrow.Array, n int, offset int64) {
 	if nd.rule.Logic != dqdl.Leaf {
 		for _, c := range nd.children {
-			e.eval(c, cols, n, offset, observe)
+			e.eval(c, cols, n, offset)
 		}
 		if nd.level != RowLevel {
 			return
@@ -343,7 +352,7 @@ func (e *Evaluator) eval(nd *node, cols []arrow.Array, n int, offset int64, obse
 		for i := 0; i < n; i++ {
 			nd.buf[i] = combine(nd, func(c *node) uint8 { return c.buf[i] })
 		}
-		if observe && nd.keep {
+		if nd.keep {
 			nd.states = append(nd.states, nd.buf...)
 		}
 		return
@@ -353,17 +362,13 @@ func (e *Evaluator) eval(nd *node, cols []arrow.Array, n int, offset int64, obse
 		where = nd.where(cols)
 	}
 	if nd.level == DatasetLevel {
-		if observe && nd.agg != nil { // ColumnCount, ColumnExists read the schema
+		if nd.agg != nil { // ColumnCount, ColumnExists read the schema
 			nd.agg.observe(nd, cols, n, where)
 		}
 		return
 	}
 	nd.buf = resize(nd.buf, n)
 	buf := nd.buf
-	if nd.uniq != nil && !observe {
-		copy(buf, nd.states[offset:offset+int64(n)])
-		return
-	}
 	if nd.uniq != nil {
 		key := nd.uniq.bind(cols)
 		pk := nd.rule.Type == "IsPrimaryKey"
@@ -406,9 +411,6 @@ func (e *Evaluator) eval(nd *node, cols []arrow.Array, n int, offset int64, obse
 		} else {
 			buf[i] = sFail
 		}
-	}
-	if !observe {
-		return
 	}
 	for _, s := range buf {
 		switch s {
@@ -533,6 +535,7 @@ func (e *Evaluator) Finish() (*Result, error) {
 	default:
 		res.Verdict = Pass
 	}
+	e.logFinished(res)
 	e.result = res
 	return res, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -20,8 +21,9 @@ import (
 
 	"github.com/medallionlake/lake/internal/dq"
 	"github.com/medallionlake/lake/internal/dqdl"
+	"github.com/medallionlake/lake/internal/lakeparquet"
 
-	vt "github.com/medallionlake/lake/internal/validate/validatetest"
+	vt "github.com/medallionlake/lake/internal/bronze/bronzetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -90,8 +92,8 @@ func fixture(t testing.TB, batch int) string {
 	return path
 }
 
-// evaluate runs rules over the Parquet file at path and returns the
-// result and, from a second pass with Rows, each row's outcome.
+// evaluate runs rules over the Parquet file at path, writing a row log,
+// and returns the result and each row's outcome as the log renders it.
 func evaluate(t testing.TB, path, rules string) (*dq.Result, []dq.RowOutcome) {
 	t.Helper()
 	rs, err := dqdl.Parse(rules)
@@ -103,11 +105,13 @@ func evaluate(t testing.TB, path, rules string) (*dq.Result, []dq.RowOutcome) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	src, err := dq.OpenParquet(f)
+	src, err := lakeparquet.Open(f, lakeparquet.ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := dq.NewEvaluator(rs, src.Schema(), dq.Options{Now: fixtureNow})
+	var logBuf bytes.Buffer
+	lw := dq.NewRowLogWriter(&logBuf, map[string]string{"key": path})
+	ev, err := dq.NewEvaluator(rs, src.Schema(), dq.Options{Now: fixtureNow, RowLog: lw})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,17 +123,45 @@ func evaluate(t testing.TB, path, rules string) (*dq.Result, []dq.RowOutcome) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := lw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	log, err := dq.OpenRowLog(bytes.NewReader(logBuf.Bytes()), int64(logBuf.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := log.Meta()["key"]; got != path {
+		t.Errorf("row log meta key=%q, want %q", got, path)
+	}
+	if got, want := log.Rows(), res.AggregatedMetrics.TotalRowsProcessed; got != want {
+		t.Errorf("row log covers %d rows, the result %d", got, want)
+	}
+	cur, err := log.Cursor()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cur.Close()
+	render, err := log.Renderer(src.Schema())
+	if err != nil {
+		t.Fatal(err)
+	}
 	var rows []dq.RowOutcome
-	var offset int64
+	var offset, failed int64
 	err = src.Batches(ctx, ev.Columns(), func(rec arrow.RecordBatch) error {
-		rr, err := ev.Rows(rec, offset)
+		st, err := cur.Next(int(rec.NumRows()))
 		if err != nil {
 			return err
 		}
-		for i := 0; i < rr.Len(); i++ {
-			o := rr.Outcome(i)
-			if rr.Passed(i) != (o.DataQualityEvaluationResult == "Passed") {
-				t.Errorf("row %d: Passed()=%v but outcome %s", offset+int64(i), rr.Passed(i), o.DataQualityEvaluationResult)
+		if err := render.Bind(rec); err != nil {
+			return err
+		}
+		for i := 0; i < st.Len(); i++ {
+			o := render.Outcome(st, i, false)
+			if st.Passed(i) != (o.DataQualityEvaluationResult == "Passed") {
+				t.Errorf("row %d: Passed()=%v but outcome %s", offset+int64(i), st.Passed(i), o.DataQualityEvaluationResult)
+			}
+			if !st.Passed(i) {
+				failed++
 			}
 			rows = append(rows, o)
 		}
@@ -138,6 +170,9 @@ func evaluate(t testing.TB, path, rules string) (*dq.Result, []dq.RowOutcome) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got, want := failed, res.AggregatedMetrics.TotalRowsFailed; got != want {
+		t.Errorf("row log fails %d rows, the result %d", got, want)
 	}
 	return res, rows
 }
@@ -483,9 +518,9 @@ func TestUnreadable(t *testing.T) {
 	for name, data := range tests {
 		t.Run(name, func(t *testing.T) {
 			_, err := dq.Validate(context.Background(), bytes.NewReader(data), rs, dq.Options{})
-			var ue *dq.UnreadableError
+			var ue *lakeparquet.UnreadableError
 			if !errors.As(err, &ue) {
-				t.Errorf("err=%v (%T), want *dq.UnreadableError", err, err)
+				t.Errorf("err=%v (%T), want *lakeparquet.UnreadableError", err, err)
 			}
 		})
 	}
@@ -511,8 +546,12 @@ func TestAPIMisuse(t *testing.T) {
 	if err := ev.Observe(rec); err == nil || !strings.Contains(err.Error(), "schema said") {
 		t.Errorf("Observe with a wrong column type: err=%v", err)
 	}
-	if _, err := ev.Rows(rec, 0); err == nil {
-		t.Error("Rows before Finish succeeded")
+	lw := dq.NewRowLogWriter(io.Discard, nil)
+	if _, err := dq.NewEvaluator(rs, vt.OrdersSchema, dq.Options{RowLog: lw}); err != nil {
+		t.Fatal(err)
+	}
+	if err := lw.Close(); err == nil {
+		t.Error("closing a row log before its evaluator finished succeeded")
 	}
 }
 
@@ -524,7 +563,7 @@ func TestBatchesStopsEarly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	src, err := dq.OpenParquet(f)
+	src, err := lakeparquet.Open(f, lakeparquet.ReadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

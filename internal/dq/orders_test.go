@@ -10,7 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/parquet"
 
-	vt "github.com/medallionlake/lake/internal/validate/validatetest"
+	vt "github.com/medallionlake/lake/internal/bronze/bronzetest"
 )
 
 // defects are the generator's defect rates (fractions of rows).

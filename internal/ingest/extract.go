@@ -11,11 +11,9 @@ import (
 
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/lakeparquet"
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/pgarrow"
 )
-
-// BronzePrefix is the prefix of a table's bronze objects.
-func BronzePrefix(table string) string { return "bronze/landing/" + table + "/" }
 
 // ObjectKey is the deterministic key of part n of a work item's extract:
 //
@@ -29,7 +27,7 @@ func ObjectKey(table string, lo *Instant, hi Instant, r *KeyRange, part int) str
 	if lo != nil {
 		from = lo.keyPart()
 	}
-	return fmt.Sprintf("%s%s_%s/%s/part-%05d.parquet", BronzePrefix(table), from, hi.keyPart(), r.keyPart(), part)
+	return layout.BronzeObject(table, from, hi.keyPart(), r.keyPart(), part)
 }
 
 // extract streams the item's rows from the session's transaction into

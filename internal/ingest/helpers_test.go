@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/medallionlake/lake/internal/contract"
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/store/filestore"
 	"github.com/medallionlake/lake/internal/testenv"
@@ -129,7 +130,7 @@ func (e *env) bronze() map[version]int {
 	e.t.Helper()
 	ctx := context.Background()
 	out := map[version]int{}
-	for info, err := range e.st.List(ctx, BronzePrefix("items")) {
+	for info, err := range e.st.List(ctx, layout.Landing("items")) {
 		if err != nil {
 			e.t.Fatal(err)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"math"
 	"reflect"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/medallionlake/lake/internal/contract"
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/pgarrow"
 )
 
@@ -311,7 +311,7 @@ func TestConcurrentIngest(t *testing.T) {
 func (e *env) historyLen() int {
 	e.t.Helper()
 	n := 0
-	for _, err := range e.st.List(context.Background(), HistoryPrefix("items")) {
+	for _, err := range e.st.List(context.Background(), layout.WatermarkHistory("items")) {
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -539,18 +539,13 @@ func TestPreparedTransaction(t *testing.T) {
 func TestSchemaRecord(t *testing.T) {
 	e := newEnv(t, "timestamptz NOT NULL", contract.NullCursorFail)
 	e.run()
-	rc, _, err := e.st.Get(context.Background(), SchemaKey("items"))
-	if err != nil {
-		t.Fatal(err)
+	got, err := layout.ReadSchema(context.Background(), e.st, "items")
+	if err != nil || got == nil {
+		t.Fatalf("ReadSchema: %v, %v", got, err)
 	}
-	defer rc.Close()
-	var got TableSchema
-	if err := json.NewDecoder(rc).Decode(&got); err != nil {
-		t.Fatal(err)
-	}
-	want := TableSchema{
+	want := &layout.TableSchema{
 		Table: "items", Source: "public.items", PrimaryKey: []string{"id"}, Cursor: "updated_at",
-		Columns: []ColumnSchema{
+		Columns: []layout.ColumnSchema{
 			{Name: "id", Type: "bigint", Arrow: "int64", Nullable: false},
 			{Name: "v", Type: "bigint", Arrow: "int64", Nullable: false},
 			{Name: "note", Type: "text", Arrow: "utf8", Nullable: true},

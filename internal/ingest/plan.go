@@ -1,9 +1,7 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/medallionlake/lake/internal/contract"
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/store"
 )
 
@@ -53,7 +52,7 @@ func (in *Ingester) plan(ctx context.Context, t *contract.Table, parts int) (*se
 	if wm != nil {
 		if wm.Cursor != t.Cursor {
 			return nil, nil, fmt.Errorf("ingest %s: the watermark %s is for cursor %q but the contract's cursor is %q; "+
-				"delete the watermark to re-extract the table by the new cursor", t.Name, WatermarkKey(t.Name), wm.Cursor, t.Cursor)
+				"delete the watermark to re-extract the table by the new cursor", t.Name, layout.Watermark(t.Name), wm.Cursor, t.Cursor)
 		}
 		if p.Hi < *lo {
 			// A transaction in flight started before the last run's bound
@@ -200,39 +199,17 @@ func (s *session) cursorFilter(lo *Instant, hi Instant, n int) (string, []any) {
 
 func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
 
-// ColumnSchema is one column in _meta/tables/<table>/schema.json.
-type ColumnSchema struct {
-	Name     string `json:"name"`
-	Type     string `json:"type"`  // PostgreSQL's spelling (format_type)
-	Arrow    string `json:"arrow"` // the Arrow type of the bronze column
-	Nullable bool   `json:"nullable"`
-}
-
-// TableSchema is the content of _meta/tables/<table>/schema.json: the
-// columns bronze objects of the table have, written on every run.
-type TableSchema struct {
-	Table      string         `json:"table"`
-	Source     string         `json:"source"`
-	PrimaryKey []string       `json:"primary_key"`
-	Cursor     string         `json:"cursor"`
-	Columns    []ColumnSchema `json:"columns"`
-}
-
 func (in *Ingester) writeSchema(ctx context.Context, s *session) error {
-	ts := TableSchema{
+	ts := layout.TableSchema{
 		Table: s.t.Name, Source: s.t.Source.Schema + "." + s.t.Source.Table,
 		PrimaryKey: s.t.PrimaryKey, Cursor: s.t.Cursor,
 	}
 	for i, c := range s.desc.Columns {
 		f := s.desc.Arrow.Field(i)
-		ts.Columns = append(ts.Columns, ColumnSchema{Name: c.Name, Type: c.Type, Arrow: f.Type.String(), Nullable: f.Nullable})
+		ts.Columns = append(ts.Columns, layout.ColumnSchema{Name: c.Name, Type: c.Type, Arrow: f.Type.String(), Nullable: f.Nullable})
 	}
-	b, err := json.MarshalIndent(ts, "", "  ")
-	if err != nil {
-		return fmt.Errorf("ingest %s: encode schema: %w", s.t.Name, err)
-	}
-	if _, err := in.Store.Put(ctx, SchemaKey(s.t.Name), bytes.NewReader(b), &store.PutOptions{ContentType: "application/json"}); err != nil {
-		return fmt.Errorf("ingest %s: write schema: %w", s.t.Name, err)
+	if _, err := store.PutJSON(ctx, in.Store, layout.SchemaKey(s.t.Name), ts, nil); err != nil {
+		return store.Wrap(err, "ingest %s: write schema", s.t.Name)
 	}
 	return nil
 }

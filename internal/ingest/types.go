@@ -40,6 +40,9 @@ func (i Instant) MarshalJSON() ([]byte, error) {
 	return json.Marshal(instantJSON{Micros: strconv.FormatInt(int64(i), 10), UTC: i.String()})
 }
 
+// CatalogType is the catalog type of an instant's JSON (catalog.Typed).
+func (Instant) CatalogType() string { return "struct<us:string,utc:string>" }
+
 // UnmarshalJSON implements json.Unmarshaler; it reads "us" only.
 func (i *Instant) UnmarshalJSON(b []byte) error {
 	var v instantJSON

@@ -1,50 +1,26 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/store"
 )
-
-// WatermarkKey is the key of a table's current watermark record.
-func WatermarkKey(table string) string { return "_meta/watermarks/" + table + ".json" }
-
-// HistoryPrefix is the prefix of a table's watermark history: one record
-// per advance, keyed by the new watermark so that keys sort in time order.
-func HistoryPrefix(table string) string { return "_meta/watermarks/history/" + table + "/" }
-
-func historyKey(table string, wm Instant) string {
-	return HistoryPrefix(table) + wm.keyPart() + ".json"
-}
-
-// SchemaKey is the key of the column schema a table was last extracted with.
-func SchemaKey(table string) string { return "_meta/tables/" + table + "/schema.json" }
 
 // ReadWatermark returns the table's current watermark record and its ETag,
 // or (nil, "", nil) when the table has never been ingested.
 func ReadWatermark(ctx context.Context, st store.Store, table string) (*WatermarkRecord, string, error) {
-	key := WatermarkKey(table)
-	rc, info, err := st.Get(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, "", nil
-	}
-	if err != nil {
-		return nil, "", fmt.Errorf("ingest %s: read watermark: %w", table, err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
-	if err != nil {
-		return nil, "", fmt.Errorf("ingest %s: read watermark %s: %w", table, key, err)
-	}
+	key := layout.Watermark(table)
 	var rec WatermarkRecord
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return nil, "", fmt.Errorf("ingest %s: watermark %s is not a watermark record: %w", table, key, err)
+	info, found, err := store.GetJSON(ctx, st, key, &rec)
+	if err != nil {
+		return nil, "", store.Wrap(err, "ingest %s: read watermark", table)
+	}
+	if !found {
+		return nil, "", nil
 	}
 	if rec.Table != table {
 		return nil, "", fmt.Errorf("ingest %s: watermark %s names table %q", table, key, rec.Table)
@@ -56,24 +32,18 @@ func ReadWatermark(ctx context.Context, st store.Store, table string) (*Watermar
 // ETag etag (or, for etag "", if there is none yet), then appends rec to
 // the history. A lost race returns *WatermarkConflictError.
 func advance(ctx context.Context, st store.Store, etag string, rec *WatermarkRecord) error {
-	b, err := json.Marshal(rec)
-	b = append(b, '\n') // one record per line, as Athena's JSON SerDe reads
-	if err != nil {
-		return fmt.Errorf("ingest %s: encode watermark: %w", rec.Table, err)
-	}
-	opts := &store.PutOptions{IfMatch: etag, IfNoneMatch: etag == "", ContentType: "application/json"}
-	key := WatermarkKey(rec.Table)
-	if _, err := st.Put(ctx, key, bytes.NewReader(b), opts); err != nil {
+	key := layout.Watermark(rec.Table)
+	if _, err := store.PutJSON(ctx, st, key, rec, &store.PutOptions{IfMatch: etag, IfNoneMatch: etag == ""}); err != nil {
 		if errors.Is(err, store.ErrPreconditionFailed) {
 			return &WatermarkConflictError{Table: rec.Table, Key: key, Err: err}
 		}
-		return fmt.Errorf("ingest %s: advance watermark: %w", rec.Table, err)
+		return store.Wrap(err, "ingest %s: advance watermark", rec.Table)
 	}
 	// Only the run that advanced the watermark writes the history record,
 	// at a key of its own: the history has no record of losers. A crash
 	// right here leaves the watermark advanced and this one record missing.
-	if _, err := st.Put(ctx, historyKey(rec.Table, rec.Watermark), bytes.NewReader(b), &store.PutOptions{ContentType: "application/json"}); err != nil {
-		return fmt.Errorf("ingest %s: watermark advanced to %s, but its history record was not written: %w", rec.Table, rec.Watermark, err)
+	if _, err := store.PutJSON(ctx, st, layout.WatermarkHistoryRecord(rec.Table, rec.Watermark.keyPart()), rec, nil); err != nil {
+		return store.Wrap(err, "ingest %s: watermark advanced to %s, but its history record was not written: %w", rec.Table, rec.Watermark, err)
 	}
 	return nil
 }

@@ -1,10 +1,12 @@
-// Package lakeparquet writes Arrow record batches to the lake as Parquet
-// objects (zstd, statistics, dictionary encoding), split into objects of
-// about a target size and streamed to the store without ever holding a
-// whole object in memory.
+// Package lakeparquet reads and writes the lake's Parquet objects.
 //
-// The ingest step writes bronze with it; the route step writes silver and
-// discarded with it.
+// Writer writes Arrow record batches as Parquet objects (zstd,
+// statistics, dictionary encoding), split into objects of about a target
+// size and streamed to the store without ever holding a whole object in
+// memory: ingest writes bronze with it, route writes silver and discarded.
+// Reader streams an object's record batches with a column projection and
+// row groups decoded ahead: the validate and route steps read bronze with
+// it, and `lake validate` any file.
 package lakeparquet
 
 import (
@@ -279,11 +281,10 @@ func (w *Writer) finish() error {
 type object struct {
 	key  string
 	rows int64
-	pw   *io.PipeWriter
+	sw   *store.Writer
 	buf  *bufio.Writer
 	cw   *countingWriter
 	fw   *pqarrow.FileWriter
-	put  chan error
 }
 
 func (w *Writer) open(part int) (*object, error) {
@@ -291,15 +292,8 @@ func (w *Writer) open(part int) (*object, error) {
 	if err := store.ValidateKey(key); err != nil {
 		return nil, fmt.Errorf("lakeparquet: %w", err)
 	}
-	pr, pw := io.Pipe()
-	o := &object{key: key, pw: pw, put: make(chan error, 1)}
-	go func() {
-		_, err := w.st.Put(w.ctx, key, pr, &store.PutOptions{ContentType: w.opts.ContentType})
-		// Unblock the encoder if Put stopped reading early.
-		pr.CloseWithError(errors.Join(err, io.ErrClosedPipe))
-		o.put <- err
-	}()
-	o.buf = bufio.NewWriterSize(pw, 1<<20)
+	o := &object{key: key, sw: store.NewWriter(w.ctx, w.st, key, &store.PutOptions{ContentType: w.opts.ContentType})}
+	o.buf = bufio.NewWriterSize(o.sw, 1<<20)
 	o.cw = &countingWriter{w: o.buf}
 	fw, err := pqarrow.NewFileWriter(w.schema, o.cw, w.props, w.aprops)
 	if err != nil {
@@ -329,18 +323,14 @@ func (o *object) close() (Object, error) {
 		o.abort(err)
 		return Object{}, err
 	}
-	o.pw.Close()
-	if err := <-o.put; err != nil {
+	if _, err := o.sw.Close(); err != nil {
 		return Object{}, fmt.Errorf("lakeparquet: %w", err)
 	}
 	return Object{Key: o.key, Rows: o.rows, Bytes: o.cw.n}, nil
 }
 
 // abort makes the store's Put fail, so the object is never committed.
-func (o *object) abort(err error) {
-	o.pw.CloseWithError(err)
-	<-o.put
-}
+func (o *object) abort(err error) { o.sw.Abort(err) }
 
 type countingWriter struct {
 	w io.Writer

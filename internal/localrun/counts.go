@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/parquet/file"
 
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/store"
 )
 
@@ -21,20 +22,14 @@ type Layer struct {
 	Rows    int64  `json:"rows"`
 }
 
-// layers are the lake's layers as `lake run` reports them.
-var layers = []Layer{
-	{Name: "bronze", Prefix: LandingPrefix},
-	{Name: "silver", Prefix: "silver/staging/"},
-	{Name: "discarded", Prefix: "discarded/"},
-	{Name: "archive", Prefix: "archive/"},
-}
-
 // Counts reads the objects, bytes and Parquet rows of every layer. Only
 // footers are read, never whole objects; an object that is not readable
 // Parquet (a quarantined file, a report) counts as an object with no rows.
 func Counts(ctx context.Context, lake store.Store) ([]Layer, error) {
-	out := make([]Layer, len(layers))
-	copy(out, layers)
+	out := make([]Layer, len(layout.Areas))
+	for i, a := range layout.Areas {
+		out[i] = Layer{Name: a.Name, Prefix: a.Prefix}
+	}
 	for i := range out {
 		l := &out[i]
 		for obj, err := range lake.List(ctx, l.Prefix) {

@@ -17,13 +17,11 @@ import (
 	"time"
 
 	"github.com/medallionlake/lake/internal/asl"
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/statemachine"
 )
-
-// LandingPrefix is where bronze objects wait to be validated and routed.
-const LandingPrefix = "bronze/landing/"
 
 // Bucket is the bucket name the local runner puts in Object Created events
 // (and substitutes for ${LakeBucket}) when the lake is not in S3.
@@ -104,7 +102,7 @@ func New(p *pipeline.Pipeline, lake store.Store, opts Options) (*Runner, error) 
 func Load(def []byte, p *pipeline.Pipeline, bucket string, clock asl.Clock) (*asl.Machine, error) {
 	handlers := map[string]asl.Handler{}
 	for name, h := range p.Handlers() {
-		handlers[functionName(name)] = h
+		handlers[functionName(name)] = asl.Handler(h)
 	}
 	subs := map[string]string{}
 	for k, v := range substitutions(bucket) {
@@ -159,9 +157,9 @@ func (r *Runner) run(ctx context.Context, what string, input []byte) (*asl.Execu
 // Pending lists the objects waiting in bronze/landing/.
 func (r *Runner) Pending(ctx context.Context) ([]store.ObjectInfo, error) {
 	var out []store.ObjectInfo
-	for obj, err := range r.lake.List(ctx, LandingPrefix) {
+	for obj, err := range r.lake.List(ctx, layout.LandingPrefix) {
 		if err != nil {
-			return nil, fmt.Errorf("localrun: list %s: %w", LandingPrefix, err)
+			return nil, fmt.Errorf("localrun: list %s: %w", layout.LandingPrefix, err)
 		}
 		out = append(out, obj)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/medallionlake/lake/internal/catalog/localcatalog"
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/ingest"
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/localrun"
 	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/seed"
@@ -203,7 +204,7 @@ func TestFailedExecutionKeepsObject(t *testing.T) {
 	if !strings.Contains(exec.Cause, "nosuch") {
 		t.Errorf("Cause = %q, want it to name the table", exec.Cause)
 	}
-	rc, _, err := e.lake.Get(ctx, pipeline.FailuresPrefix+exec.Name+".json")
+	rc, _, err := e.lake.Get(ctx, layout.Failure(exec.Name))
 	if err != nil {
 		t.Fatalf("failure record: %v", err)
 	}

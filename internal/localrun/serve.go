@@ -2,22 +2,16 @@ package localrun
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"maps"
 	"sync"
 	"time"
 
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/schedule"
 	"github.com/medallionlake/lake/internal/store"
-	"github.com/medallionlake/lake/internal/validate"
 )
-
-// ServePrefix is where `lake serve` keeps one marker per bronze object
-// version it has started an execution for.
-const ServePrefix = "_meta/serve/objects/"
 
 // ServeOptions configure Serve.
 type ServeOptions struct {
@@ -42,10 +36,7 @@ type marker struct {
 	At        time.Time `json:"at"`
 }
 
-func markerKey(obj store.ObjectInfo) string {
-	h := sha256.Sum256([]byte(obj.Key + "\x00" + validate.NormalizeETag(obj.ETag)))
-	return ServePrefix + hex.EncodeToString(h[:16]) + ".json"
-}
+func markerKey(obj store.ObjectInfo) string { return layout.ServeMarker(obj.Key, obj.ETag) }
 
 // Serve stays up until ctx is done: it starts the ingest path on the
 // schedule and one execution for each new object in bronze/landing/, as
@@ -136,7 +127,7 @@ func (r *Runner) pollOnce(ctx, runCtx context.Context, wg *sync.WaitGroup, seen 
 		if m != nil && m.Status != "STARTED" {
 			continue // finished before (failed, since it is still in landing)
 		}
-		if err := validate.PutJSON(ctx, r.lake, mk, marker{Key: obj.Key, ETag: obj.ETag, Status: "STARTED", At: r.now().UTC()}); err != nil {
+		if _, err := store.PutJSON(ctx, r.lake, mk, marker{Key: obj.Key, ETag: obj.ETag, Status: "STARTED", At: r.now().UTC()}, nil); err != nil {
 			delete(seen, mk)
 			return err
 		}
@@ -151,7 +142,7 @@ func (r *Runner) pollOnce(ctx, runCtx context.Context, wg *sync.WaitGroup, seen 
 			} else {
 				done.Execution, done.Status = exec.Name, exec.Status
 			}
-			if err := validate.PutJSON(runCtx, r.lake, mk, done); err != nil {
+			if _, err := store.PutJSON(runCtx, r.lake, mk, done, nil); err != nil {
 				fmt.Fprintf(r.log, "serve: %s: marking done: %v\n", obj.Key, err)
 			}
 		}()
@@ -161,7 +152,7 @@ func (r *Runner) pollOnce(ctx, runCtx context.Context, wg *sync.WaitGroup, seen 
 
 func (r *Runner) readMarker(ctx context.Context, key string) (*marker, error) {
 	var m marker
-	if ok, err := validate.GetJSON(ctx, r.lake, key, &m); !ok || err != nil {
+	if _, ok, err := store.GetJSON(ctx, r.lake, key, &m); !ok || err != nil {
 		return nil, err
 	}
 	return &m, nil

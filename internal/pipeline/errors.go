@@ -3,16 +3,20 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"reflect"
 
+	"github.com/medallionlake/lake/internal/bronze"
 	"github.com/medallionlake/lake/internal/crawl"
-	"github.com/medallionlake/lake/internal/dq"
 	"github.com/medallionlake/lake/internal/ingest"
 	"github.com/medallionlake/lake/internal/pgarrow"
+	"github.com/medallionlake/lake/internal/route"
 	"github.com/medallionlake/lake/internal/store"
 )
 
-// BadInputError means a task was given input of the wrong shape: a bug in
-// the definition or a hand-made start, never retried.
+// BadInputError means a task was given input of the wrong shape: an
+// unknown or missing field, a wrong type, a request that contradicts
+// itself. It is a bug in the definition or a hand-made start, never
+// retried.
 type BadInputError struct {
 	Task   string
 	Reason string
@@ -22,41 +26,72 @@ func (e *BadInputError) Error() string {
 	return fmt.Sprintf("pipeline: %s: bad input: %s", e.Task, e.Reason)
 }
 
-// workflowError returns the named error that err wraps, when it wraps one
-// the state machine retries or catches by name, so that the Lambda runtime
-// (and the local interpreter) report that type as the error name; any
-// other error is returned as it is. The named errors' messages carry their
-// own context (table, key, operation).
-func workflowError(err error) error {
-	for _, find := range named {
-		if e := find(err); e != nil {
+// TaskError is any failure of a task that no other type names: a bug, a
+// broken deployment, a store or catalog that refuses a request for good.
+// Not retried; the message says what failed and where.
+type TaskError struct {
+	Task string
+	Err  error
+}
+
+func (e *TaskError) Error() string { return fmt.Sprintf("pipeline: %s: %v", e.Task, e.Err) }
+func (e *TaskError) Unwrap() error { return e.Err }
+
+// ErrorType is one error a task may return: the name the Lambda runtime
+// reports as errorType and the state machine matches in ErrorEquals (the
+// Go type's name), and whether the workflow retries it.
+type ErrorType struct {
+	Name      string
+	Retryable bool
+	find      func(error) error
+}
+
+func errorType[T error](retryable bool) ErrorType {
+	return ErrorType{Name: reflect.TypeFor[T]().Elem().Name(), Retryable: retryable, find: func(err error) error {
+		var t T
+		if errors.As(err, &t) {
+			return t
+		}
+		return nil
+	}}
+}
+
+// ErrorTypes are every error type a task returns, most specific first;
+// docs/errors.md says what each means and what to do. Any other error is
+// returned as a *TaskError.
+var ErrorTypes = []ErrorType{
+	errorType[*ingest.SourceUnavailableError](true),
+	errorType[*store.StoreUnavailableError](true),
+	errorType[*ingest.WatermarkConflictError](false),
+	errorType[*ingest.ColumnError](false),
+	errorType[*ingest.NullCursorError](false),
+	errorType[*ingest.PrivilegeError](false),
+	errorType[*ingest.StandbyError](false),
+	errorType[*pgarrow.TableNotFoundError](false),
+	errorType[*pgarrow.UnsupportedTypeError](false),
+	errorType[*pgarrow.UnrepresentableValueError](false),
+	errorType[*bronze.ObjectKeyError](false),
+	errorType[*bronze.UnknownTableError](false),
+	errorType[*bronze.ObjectNotFoundError](false),
+	errorType[*bronze.ObjectChangedError](false),
+	errorType[*bronze.ContractError](false),
+	errorType[*route.ResultMismatchError](false),
+	errorType[*route.ConservationError](false),
+	errorType[*crawl.SchemaDriftError](false),
+	errorType[*store.RecordError](false),
+	errorType[*BadInputError](false),
+	errorType[*TaskError](false),
+}
+
+// workflowError returns the named error that err wraps, so that the
+// Lambda runtime (and the local interpreter) report that type as the
+// error name; any other error comes back as a *TaskError of task. The
+// named errors' messages carry their own context (table, key, operation).
+func workflowError(task string, err error) error {
+	for _, t := range ErrorTypes {
+		if e := t.find(err); e != nil {
 			return e
 		}
 	}
-	return err
-}
-
-// named are the error types the workflow matches in ErrorEquals, most
-// specific first.
-var named = []func(error) error{
-	as[*ingest.SourceUnavailableError],
-	as[*store.StoreUnavailableError],
-	as[*ingest.WatermarkConflictError],
-	as[*ingest.ColumnError],
-	as[*ingest.NullCursorError],
-	as[*ingest.PrivilegeError],
-	as[*ingest.StandbyError],
-	as[*pgarrow.TableNotFoundError],
-	as[*pgarrow.UnsupportedTypeError],
-	as[*pgarrow.UnrepresentableValueError],
-	as[*crawl.SchemaDriftError],
-	as[*dq.UnreadableError],
-}
-
-func as[T error](err error) error {
-	var t T
-	if errors.As(err, &t) {
-		return t
-	}
-	return nil
+	return &TaskError{Task: task, Err: err}
 }

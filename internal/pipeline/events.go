@@ -50,20 +50,16 @@ func NewObjectCreatedEvent(bucket, key, etag string, size int64, at string) Obje
 	return e
 }
 
-// lakeKey maps the event's bucket and key to a key in the lake: the key
+// lakeKey maps an event's bucket and key to a key in the lake: the key
 // without the lake's prefix. S3 URL-encodes keys in event notifications
 // sent to Lambda directly, but not in EventBridge events; a key that
 // still looks encoded is left alone (object keys may contain '%').
-func (c *Config) lakeKey(e ObjectCreatedEvent) (string, error) {
-	if e.DetailType != "Object Created" || e.Source != "aws.s3" {
-		return "", &BadInputError{Task: "validate", Reason: fmt.Sprintf("not an S3 Object Created event (detail-type %q, source %q)", e.DetailType, e.Source)}
+func (c *Config) lakeKey(bucket, key string) (string, error) {
+	if c.Bucket != "" && bucket != c.Bucket {
+		return "", &BadInputError{Task: "validate", Reason: fmt.Sprintf("event for bucket %q, but the lake is in %q", bucket, c.Bucket)}
 	}
-	if c.Bucket != "" && e.Detail.Bucket.Name != c.Bucket {
-		return "", &BadInputError{Task: "validate", Reason: fmt.Sprintf("event for bucket %q, but the lake is in %q", e.Detail.Bucket.Name, c.Bucket)}
-	}
-	key := e.Detail.Object.Key
 	if key == "" {
-		return "", &BadInputError{Task: "validate", Reason: "event has no detail.object.key"}
+		return "", &BadInputError{Task: "validate", Reason: "no object key"}
 	}
 	if c.Prefix != "" {
 		p := strings.TrimSuffix(c.Prefix, "/") + "/"

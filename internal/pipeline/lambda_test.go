@@ -31,7 +31,11 @@ func (r *runtimeAPI) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	switch {
 	case req.Method == http.MethodGet && req.URL.Path == "/2018-06-01/runtime/invocation/next":
 		if r.served {
-			time.Sleep(time.Minute) // no second invocation; the test kills the process
+			// no second invocation: wait until the test kills the process
+			select {
+			case <-req.Context().Done():
+			case <-time.After(time.Minute):
+			}
 			return
 		}
 		r.served = true
@@ -60,18 +64,15 @@ func TestLambdaErrorType(t *testing.T) {
 		t.Fatalf("go build ./tasks/validate: %v\n%s", err, out)
 	}
 	tests := []struct {
-		name, key, wantType, wantMsg string
+		name, payload, wantType, wantMsg string
 	}{
-		{"table without a contract", "bronze/landing/nosuch/part-00000.parquet", "UnknownTableError", "nosuch"},
-		{"key outside the landing prefix", "silver/staging/orders/x.parquet", "ObjectKeyError", "silver/staging/orders/x.parquet"},
+		{"table without a contract", `{"bucket": "lake-bucket", "key": "bronze/landing/nosuch/part-00000.parquet", "etag": "abc", "size": 10}`, "UnknownTableError", "nosuch"},
+		{"key outside the landing prefix", `{"bucket": "lake-bucket", "key": "silver/staging/orders/x.parquet", "etag": "abc", "size": 10}`, "ObjectKeyError", "silver/staging/orders/x.parquet"},
+		{"misspelt field", `{"bucket": "lake-bucket", "kye": "bronze/landing/orders/x.parquet"}`, "BadInputError", `unknown field "kye"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			event := map[string]any{
-				"detail-type": "Object Created", "source": "aws.s3",
-				"detail": map[string]any{"bucket": map[string]any{"name": "lake-bucket"}, "object": map[string]any{"key": tt.key, "etag": "abc", "size": 10}},
-			}
-			payload, _ := json.Marshal(event)
+			payload := []byte(tt.payload)
 			api := &runtimeAPI{payload: payload, result: make(chan posted, 1)}
 			srv := httptest.NewServer(api)
 			defer srv.Close()

@@ -7,16 +7,18 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
 	"time"
 
+	"github.com/medallionlake/lake/internal/bronze"
 	"github.com/medallionlake/lake/internal/catalog"
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/ingest"
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/store"
-	"github.com/medallionlake/lake/internal/validate"
 )
 
 // Config is everything the tasks need, read once when a Lambda starts or
@@ -43,6 +45,9 @@ type Config struct {
 	// Parts is how many key ranges a scheduled plan splits each table
 	// into (0 or 1: one).
 	Parts int
+	// RouteMemory bounds what route's silver partitions hold in memory
+	// while they are built (0: the default).
+	RouteMemory int64
 	// Now is the clock (tests fix it); nil means time.Now.
 	Now func() time.Time
 }
@@ -95,11 +100,11 @@ func (p *Pipeline) Plan(ctx context.Context, in StartInput) (*PlanOutput, error)
 	out := &PlanOutput{Plans: []ingest.Plan{}}
 	for _, name := range names {
 		if _, err := contract.Find(p.cfg.Tables, name); err != nil {
-			return nil, &validate.UnknownTableError{Table: name, Err: err}
+			return nil, &bronze.UnknownTableError{Table: name, Err: err}
 		}
 		plan, err := p.ing.Plan(ctx, ingest.PlanRequest{Table: name, Parts: parts})
 		if err != nil {
-			return nil, workflowError(err)
+			return nil, workflowError("plan", err)
 		}
 		out.Plans = append(out.Plans, *plan)
 	}
@@ -150,7 +155,7 @@ func (p *Pipeline) Ingest(ctx context.Context, in IngestInput) (*ingest.Result, 
 		res, err = p.ing.Commit(ctx, *in.Commit)
 	}
 	if err != nil {
-		return nil, workflowError(err)
+		return nil, workflowError("ingest", err)
 	}
 	return res, nil
 }
@@ -177,9 +182,6 @@ type FailureOutput struct {
 	Key string `json:"key"`
 }
 
-// FailuresPrefix is where failure records are kept.
-const FailuresPrefix = "_meta/failures/"
-
 // RecordFailure writes a failure record under _meta/failures/. The key is
 // the execution's name, so a retried record overwrites itself. It never
 // touches the failed object: bronze keeps it for the next attempt.
@@ -191,12 +193,12 @@ func (p *Pipeline) RecordFailure(ctx context.Context, in FailureInput) (*Failure
 		FailureInput
 		RecordedAt time.Time `json:"recorded_at"`
 	}{in, p.cfg.Now().UTC()}
-	key := FailuresPrefix + in.Execution + ".json"
+	key := layout.Failure(in.Execution)
 	if err := store.ValidateKey(key); err != nil {
 		return nil, &BadInputError{Task: "recordfailure", Reason: err.Error()}
 	}
-	if err := validate.PutJSON(ctx, p.cfg.Lake, key, rec); err != nil {
-		return nil, workflowError(err)
+	if _, err := store.PutJSON(ctx, p.cfg.Lake, key, rec, nil); err != nil {
+		return nil, workflowError("recordfailure", err)
 	}
 	return &FailureOutput{Key: key}, nil
 }
@@ -205,28 +207,42 @@ func (p *Pipeline) RecordFailure(ctx context.Context, in FailureInput) (*Failure
 // workflow; each has a tasks/<name>/main.go.
 var TaskNames = []string{"plan", "ingest", "validate", "route", "crawl", "recordfailure"}
 
-// Handlers returns the tasks as JSON-in, JSON-out functions keyed by task
-// name, for the local ASL interpreter.
-func (p *Pipeline) Handlers() map[string]func(context.Context, json.RawMessage) (json.RawMessage, error) {
-	return map[string]func(context.Context, json.RawMessage) (json.RawMessage, error){
-		"plan":          jsonHandler(p.Plan),
-		"ingest":        jsonHandler(p.Ingest),
-		"validate":      jsonHandler(p.Validate),
-		"route":         jsonHandler(p.Route),
-		"crawl":         jsonHandler(p.Crawl),
-		"recordfailure": jsonHandler(p.RecordFailure),
+// Handler is a task as a JSON-in, JSON-out function: what each Lambda in
+// tasks/ starts (lambda.Start) and what the local interpreter calls, so
+// both decode and fail the same way.
+type Handler func(context.Context, json.RawMessage) (json.RawMessage, error)
+
+// Handlers returns the tasks keyed by task name (TaskNames).
+func (p *Pipeline) Handlers() map[string]Handler {
+	return map[string]Handler{
+		"plan":          jsonHandler("plan", p.Plan),
+		"ingest":        jsonHandler("ingest", p.Ingest),
+		"validate":      jsonHandler("validate", p.Validate),
+		"route":         jsonHandler("route", p.Route),
+		"crawl":         jsonHandler("crawl", p.Crawl),
+		"recordfailure": jsonHandler("recordfailure", p.RecordFailure),
 	}
 }
 
-// jsonHandler adapts a typed task method the way aws-lambda-go does:
-// the input is decoded strictly enough to catch a wrong shape, and the
-// returned error is passed through untouched so its type name is the
-// error name the state machine sees.
-func jsonHandler[In, Out any](f func(context.Context, In) (Out, error)) func(context.Context, json.RawMessage) (json.RawMessage, error) {
+// Handler returns the task named name; it panics for a name that is not
+// in TaskNames (a Lambda's main names its own task).
+func (p *Pipeline) Handler(name string) Handler {
+	h, ok := p.Handlers()[name]
+	if !ok {
+		panic("pipeline: no task " + name)
+	}
+	return h
+}
+
+// jsonHandler adapts a typed task method: the input is decoded strictly
+// (an unknown field, a wrong type or trailing data is a *BadInputError
+// naming it), and the returned error is passed through untouched, so its
+// type name is the error name the state machine sees.
+func jsonHandler[In, Out any](task string, f func(context.Context, In) (Out, error)) Handler {
 	return func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
-		var in In
-		if err := json.Unmarshal(raw, &in); err != nil {
-			return nil, &BadInputError{Task: fmt.Sprintf("%T", in), Reason: err.Error()}
+		in, err := decodeStrict[In](raw)
+		if err != nil {
+			return nil, &BadInputError{Task: task, Reason: err.Error()}
 		}
 		out, err := f(ctx, in)
 		if err != nil {
@@ -234,4 +250,19 @@ func jsonHandler[In, Out any](f func(context.Context, In) (Out, error)) func(con
 		}
 		return json.Marshal(out)
 	}
+}
+
+// decodeStrict decodes one JSON value into an In, refusing unknown fields
+// and anything after the value.
+func decodeStrict[In any](raw []byte) (In, error) {
+	var in In
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return in, err
+	}
+	if dec.More() {
+		return in, errors.New("data after the input's JSON value")
+	}
+	return in, nil
 }

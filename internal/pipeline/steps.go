@@ -9,28 +9,37 @@ import (
 	"github.com/medallionlake/lake/internal/validate"
 )
 
-// Validate evaluates the table's ruleset on the object an S3 Object
-// Created event names. Its output (counts, verdict, keys; never rows) is
-// the route task's input.
-func (p *Pipeline) Validate(ctx context.Context, ev ObjectCreatedEvent) (*validate.Output, error) {
-	key, err := p.cfg.lakeKey(ev)
+// ObjectInput is the validate task's input: the bucket, key, ETag and
+// size of the object an S3 "Object Created" event names, which the state
+// machine's Validate state picks out of the event.
+type ObjectInput struct {
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+	ETag   string `json:"etag"`
+	Size   int64  `json:"size"`
+}
+
+// Validate evaluates the table's ruleset on the object that in names. Its
+// output (counts, verdict, keys; never rows) is the route task's input.
+func (p *Pipeline) Validate(ctx context.Context, in ObjectInput) (*validate.Output, error) {
+	key, err := p.cfg.lakeKey(in.Bucket, in.Key)
 	if err != nil {
 		return nil, err
 	}
-	in := validate.Input{Key: key, ETag: ev.Detail.Object.ETag, Size: ev.Detail.Object.Size}
-	out, err := validate.Validate(ctx, p.validateDeps(), in)
+	out, err := validate.Validate(ctx, p.validateDeps(), validate.Input{Key: key, ETag: in.ETag, Size: in.Size})
 	if err != nil {
-		return nil, workflowError(err)
+		return nil, workflowError("validate", err)
 	}
 	return &out, nil
 }
 
-// Route archives the object, routes its rows to silver and discarded and
-// deletes it from bronze.
+// Route archives the object and routes its rows to silver and discarded,
+// as the validate task's output says.
 func (p *Pipeline) Route(ctx context.Context, in validate.Output) (*route.Output, error) {
-	out, err := route.Route(ctx, route.Deps{Deps: p.validateDeps(), Archive: p.cfg.Archive}, in)
+	d := route.Deps{Deps: p.validateDeps(), Archive: p.cfg.Archive, Memory: p.cfg.RouteMemory}
+	out, err := route.Route(ctx, d, in)
 	if err != nil {
-		return nil, workflowError(err)
+		return nil, workflowError("route", err)
 	}
 	return &out, nil
 }
@@ -39,44 +48,36 @@ func (p *Pipeline) validateDeps() validate.Deps {
 	return validate.Deps{Lake: p.cfg.Lake, Tables: p.cfg.Tables, Now: p.cfg.Now}
 }
 
-// CrawlInput names the route record of the object just routed; crawl
-// registers what that record lists. An empty RecordKey crawls Table (or
-// every table) in full.
+// CrawlInput names the route record of the object just routed: the crawl
+// task registers what that record lists, then deletes the bronze object.
 type CrawlInput struct {
-	Table     string `json:"table,omitempty"`
-	RecordKey string `json:"record_key,omitempty"`
+	Table     string `json:"table"`
+	RecordKey string `json:"record_key"`
 }
 
-// Crawl registers the tables and partitions that a route wrote.
+// Crawl registers the tables and partitions that a route wrote, then
+// deletes the bronze object.
 func (p *Pipeline) Crawl(ctx context.Context, in CrawlInput) (*crawl.Output, error) {
 	if p.cfg.Catalog == nil {
 		return nil, &BadInputError{Task: "crawl", Reason: "no catalog configured"}
 	}
-	req := crawl.Input{Table: in.Table}
-	if in.RecordKey != "" {
-		rec, err := route.ReadRecord(ctx, p.cfg.Lake, in.RecordKey)
-		if err != nil {
-			return nil, workflowError(err)
-		}
-		if rec == nil {
-			return nil, &BadInputError{Task: "crawl", Reason: fmt.Sprintf("no route record at %s", in.RecordKey)}
-		}
-		for _, o := range rec.Silver {
-			req.Objects = append(req.Objects, o.Key)
-		}
-		for _, o := range rec.Discarded {
-			req.Objects = append(req.Objects, o.Key)
-		}
-		for _, k := range []string{rec.ResultKey, in.RecordKey} {
-			if k != "" {
-				req.Objects = append(req.Objects, k)
-			}
-		}
+	if in.RecordKey == "" {
+		return nil, &BadInputError{Task: "crawl", Reason: `"record_key" is required`}
+	}
+	rec, err := route.ReadRecord(ctx, p.cfg.Lake, in.RecordKey)
+	if err != nil {
+		return nil, workflowError("crawl", err)
+	}
+	if rec == nil {
+		return nil, &BadInputError{Task: "crawl", Reason: fmt.Sprintf("no route record at %s", in.RecordKey)}
+	}
+	if rec.Table != in.Table {
+		return nil, &BadInputError{Task: "crawl", Reason: fmt.Sprintf("route record %s is of table %q, not %q", in.RecordKey, rec.Table, in.Table)}
 	}
 	c := &crawl.Crawler{Store: p.cfg.Lake, Catalog: p.cfg.Catalog, Contracts: p.cfg.Tables}
-	out, err := c.Crawl(ctx, req)
+	out, err := c.Crawl(ctx, rec)
 	if err != nil {
-		return nil, workflowError(err)
+		return nil, workflowError("crawl", err)
 	}
 	return out, nil
 }

@@ -3,7 +3,9 @@ package query_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,11 +16,15 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/medallionlake/lake/internal/catalog"
 	"github.com/medallionlake/lake/internal/catalog/localcatalog"
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/crawl"
+	"github.com/medallionlake/lake/internal/lakeparquet"
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/query"
 	"github.com/medallionlake/lake/internal/query/format"
+	"github.com/medallionlake/lake/internal/route"
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/store/filestore"
 	"github.com/medallionlake/lake/queries"
@@ -96,15 +102,46 @@ func newLake(t *testing.T) *filestore.Store {
 	return s
 }
 
+// crawlLake commits every silver and discarded object of the lake to its
+// local catalog, oldest first, as the route records of the objects would
+// list them (their columns read from their footers).
 func crawlLake(t testing.TB, s store.Store) {
 	t.Helper()
 	ct, err := contract.LoadFile(filepath.Join("..", "..", "schemas", "orders.table.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	var objs []store.ObjectInfo
+	for _, prefix := range []string{layout.SilverLocation("orders"), layout.DiscardedLocation("orders")} {
+		for info, err := range s.List(ctx, prefix) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			objs = append(objs, info)
+		}
+	}
+	slices.SortStableFunc(objs, func(a, b store.ObjectInfo) int { return a.ModTime.Compare(b.ModTime) })
 	c := &crawl.Crawler{Store: s, Catalog: localcatalog.New(s), Contracts: []*contract.Table{ct}}
-	if _, err := c.Crawl(ctx, crawl.Input{}); err != nil {
-		t.Fatalf("Crawl: %v", err)
+	for _, o := range objs {
+		r, err := lakeparquet.Open(io.NewSectionReader(store.NewReaderAt(ctx, s, o.Key, o.Size), 0, o.Size), lakeparquet.ReadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, err := catalog.Columns(r.Schema())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := &route.Record{Output: route.Output{Key: "bronze/landing/orders/" + o.Key, ETag: "e", Table: "orders"}, PartitionName: "dt"}
+		obj := lakeparquet.Object{Key: o.Key, Rows: r.NumRows(), Bytes: o.Size}
+		if rest, ok := strings.CutPrefix(o.Key, layout.SilverLocation("orders")); ok {
+			part, _, _ := strings.Cut(rest, "/")
+			rec.Silver, rec.SilverColumns = []lakeparquet.PartitionObject{{Object: obj, Partition: part}}, cols
+		} else {
+			rec.Discarded, rec.DiscardedColumns = []lakeparquet.Object{obj}, cols
+		}
+		if _, err := c.Crawl(ctx, rec); err != nil {
+			t.Fatalf("Crawl %s: %v", o.Key, err)
+		}
 	}
 }
 

@@ -28,7 +28,7 @@ func TestS3Lake(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := store.Copy(ctx, s3, info.Key, local, info.Key); err != nil {
+		if _, err := store.Copy(ctx, s3, info.Key, local, info.Key, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -20,12 +20,12 @@ import (
 
 	_ "github.com/duckdb/duckdb-go/v2"
 
+	vt "github.com/medallionlake/lake/internal/bronze/bronzetest"
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/route"
 	"github.com/medallionlake/lake/internal/store/filestore"
 	"github.com/medallionlake/lake/internal/testenv"
 	"github.com/medallionlake/lake/internal/validate"
-	vt "github.com/medallionlake/lake/internal/validate/validatetest"
 )
 
 // benchDefects are benchmark 2's defect rates: 3.5% of rows fail.
@@ -54,6 +54,10 @@ type benchRun struct {
 	Silver    int64   `json:"silver"`
 	Discarded int64   `json:"discarded"`
 	RSSKiB    int64   `json:"rss_kib"`
+	// Read is the bytes of the bronze object read from the store (lake);
+	// Size is its size.
+	Read int64 `json:"read"`
+	Size int64 `json:"size"`
 }
 
 // TestBenchRouteVsDuckDB is benchmark 2: validate + route of a generated
@@ -64,7 +68,9 @@ type benchRun struct {
 // with the same number of threads. Each side runs in its own process (this
 // test binary, re-executed) so that its peak RSS is its own. It runs only
 // when LAKE_BENCH_ROUTE=1 (scripts/bench-route.sh); LAKE_BENCH_ROWS
-// overrides the row count, LAKE_BENCH_MAX_OPEN route's MaxOpenPartitions.
+// overrides the row count, LAKE_BENCH_DEFECTS the share of defective rows
+// (the same mix, scaled), LAKE_BENCH_MEMORY route's partition memory.
+// The lake side also reports the bytes it read from the store per object.
 func TestBenchRouteVsDuckDB(t *testing.T) {
 	if os.Getenv("LAKE_BENCH_ROUTE") != "1" {
 		t.Skip("set LAKE_BENCH_ROUTE=1 (scripts/bench-route.sh) to run benchmark 2")
@@ -77,6 +83,15 @@ func TestBenchRouteVsDuckDB(t *testing.T) {
 		}
 		rows = n
 	}
+	defects := benchDefects
+	if s := os.Getenv("LAKE_BENCH_DEFECTS"); s != "" {
+		share, err := strconv.ParseFloat(s, 64)
+		if err != nil || share <= 0 || share >= 1 {
+			t.Fatalf("LAKE_BENCH_DEFECTS=%q: want a share between 0 and 1", s)
+		}
+		k := share / (defects.BadStatus + defects.DupID + defects.NullCustomer + defects.NegAmount + defects.BadCurrency)
+		defects = vt.Defects{BadStatus: defects.BadStatus * k, DupID: defects.DupID * k, NullCustomer: defects.NullCustomer * k, NegAmount: defects.NegAmount * k, BadCurrency: defects.BadCurrency * k}
+	}
 	threads := runtime.GOMAXPROCS(0)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "orders.parquet")
@@ -85,7 +100,7 @@ func TestBenchRouteVsDuckDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := bufio.NewWriterSize(f, 1<<20) // not an io.Closer: pqarrow leaves it open
-	vt.Generate(t, w, rows, 300, benchDefects)
+	vt.Generate(t, w, rows, 300, defects)
 	if err := errors.Join(w.Flush(), f.Close()); err != nil {
 		t.Fatal(err)
 	}
@@ -122,12 +137,13 @@ func TestBenchRouteVsDuckDB(t *testing.T) {
 			duck.Seconds = d.Seconds
 		}
 		lake.Silver, lake.Discarded, lake.RSSKiB = l.Silver, l.Discarded, max(lake.RSSKiB, l.RSSKiB)
+		lake.Read, lake.Size = l.Read, l.Size
 		duck.Silver, duck.Discarded, duck.RSSKiB = d.Silver, d.Discarded, max(duck.RSSKiB, d.RSSKiB)
 	}
 	agree := lake.Silver == duck.Silver && lake.Discarded == duck.Discarded && lake.Silver+lake.Discarded == rows
-	t.Logf("BENCH2 rows=%d threads=%d lake_validate_route=%.2fs duckdb_copy=%.2fs ratio=%.2f lake_peak_rss=%dMiB duckdb_peak_rss=%dMiB silver=%d/%d discarded=%d/%d agreement=%v",
+	t.Logf("BENCH2 rows=%d threads=%d lake_validate_route=%.2fs duckdb_copy=%.2fs ratio=%.2f lake_peak_rss=%dMiB duckdb_peak_rss=%dMiB silver=%d/%d discarded=%d/%d agreement=%v bronze_bytes_read=%d object_bytes=%d body_reads=%.2f",
 		rows, threads, lake.Seconds, duck.Seconds, lake.Seconds/duck.Seconds, lake.RSSKiB>>10, duck.RSSKiB>>10,
-		lake.Silver, duck.Silver, lake.Discarded, duck.Discarded, agree)
+		lake.Silver, duck.Silver, lake.Discarded, duck.Discarded, agree, lake.Read, lake.Size, float64(lake.Read)/float64(lake.Size))
 	if !agree {
 		t.Error("silver and discarded row counts differ between the lake and DuckDB")
 	}
@@ -174,10 +190,11 @@ func benchLake(t *testing.T, file, dir string) benchRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := route.Deps{Deps: validate.Deps{Lake: st, Tables: tables}}
-	if s := os.Getenv("LAKE_BENCH_MAX_OPEN"); s != "" {
-		if d.MaxOpenPartitions, err = strconv.Atoi(s); err != nil {
-			t.Fatalf("LAKE_BENCH_MAX_OPEN: %v", err)
+	counting := &countingStore{Store: st, key: key}
+	d := route.Deps{Deps: validate.Deps{Lake: counting, Tables: tables}, Archive: st}
+	if s := os.Getenv("LAKE_BENCH_MEMORY"); s != "" {
+		if d.Memory, err = strconv.ParseInt(s, 10, 64); err != nil {
+			t.Fatalf("LAKE_BENCH_MEMORY: %v", err)
 		}
 	}
 	start := time.Now()
@@ -189,7 +206,7 @@ func benchLake(t *testing.T, file, dir string) benchRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return benchRun{Seconds: time.Since(start).Seconds(), Silver: ro.SilverRows, Discarded: ro.DiscardedRows}
+	return benchRun{Seconds: time.Since(start).Seconds(), Silver: ro.SilverRows, Discarded: ro.DiscardedRows, Read: counting.read.Load(), Size: info.Size}
 }
 
 func benchDuckDB(t *testing.T, file, dir string) benchRun {

@@ -10,18 +10,19 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	vt "github.com/medallionlake/lake/internal/bronze/bronzetest"
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/route"
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/testenv"
 	"github.com/medallionlake/lake/internal/validate"
-	vt "github.com/medallionlake/lake/internal/validate/validatetest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -45,6 +46,57 @@ func run(t *testing.T, d route.Deps, key string) (validate.Output, route.Output)
 		t.Fatalf("route: %v", err)
 	}
 	return v, r
+}
+
+// validated is the validate step's output for the object at info.
+func validated(t *testing.T, d route.Deps, info store.ObjectInfo) validate.Output {
+	t.Helper()
+	v, err := validate.Validate(context.Background(), d.Deps, validate.Input{Key: info.Key, ETag: info.ETag, Size: info.Size})
+	if err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	return v
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// countingStore counts the bytes read from one key.
+type countingStore struct {
+	store.Store
+	key  string
+	read atomic.Int64
+}
+
+func (c *countingStore) Get(ctx context.Context, key string) (io.ReadCloser, store.ObjectInfo, error) {
+	rc, info, err := c.Store.Get(ctx, key)
+	if err != nil || key != c.key {
+		return rc, info, err
+	}
+	return countingReader{rc, &c.read}, info, nil
+}
+
+func (c *countingStore) GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	rc, err := c.Store.GetRange(ctx, key, off, n)
+	if err != nil || key != c.key {
+		return rc, err
+	}
+	return countingReader{rc, &c.read}, nil
+}
+
+type countingReader struct {
+	io.ReadCloser
+	n *atomic.Int64
+}
+
+func (r countingReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	r.n.Add(int64(n))
+	return n, err
 }
 
 func lakeDeps(l *vt.Lake) route.Deps {

@@ -5,100 +5,95 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/medallionlake/lake/internal/bronze"
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/validate"
 )
 
-// Route is the route step for the object in.Key at in.ETag. In order:
+// Route is the route step for the object in.Key at in.ETag, which the
+// validate step judged (in is its output). In order:
 //
 //  1. If the route record of this version exists, the work is done: it
-//     deletes the bronze object if it is still there and returns the
-//     record (AlreadyRouted). If the object was replaced since the event,
-//     it returns DONE and touches nothing.
-//  2. It copies the object, byte for byte, to archive/<table>/<stem>/<file>
-//     in d.Archive. Nothing else is written before this succeeds.
-//  3. An unusable object (see validate.Open) is copied to
+//     returns the record's output (AlreadyRouted), for the commit step to
+//     finish. If the object was replaced since it was validated, it
+//     writes nothing and fails with *bronze.ObjectChangedError (the new
+//     version stays in bronze for its own event).
+//  2. It copies the object, byte for byte and server-side where the store
+//     can, to archive/<table>/<stem>/<file> in d.Archive, on the
+//     condition that it is still the version validated, and checks the
+//     copy's ETag or checksum. Nothing else is written before this
+//     succeeds.
+//  3. An unusable object (in.Problem) is copied to
 //     discarded/<table>/quarantine/<stem>/ with a report.json.
-//  4. Otherwise it evaluates the ruleset again (one pass over the rules'
-//     columns and the partition column) and routes by that verdict in a
-//     second streaming pass over all columns: PASS sends every row to
-//     silver, SPLIT the passing rows to silver and the failing rows to
-//     discarded/<table>/rows/, REJECT every row to discarded. It checks
-//     that rows in = silver rows + discarded rows (*ConservationError).
-//  5. It writes the result to _meta/dq/, the route record to
-//     _meta/routes/, and then deletes the bronze object (unless it was
-//     replaced meanwhile).
+//  4. Otherwise it reads the object once, all columns, and splits its
+//     rows by the validate step's row log (it evaluates nothing): PASS
+//     sends every row to silver, SPLIT the passing rows to silver and the
+//     failing rows to discarded/<table>/rows/ with Glue's row-level
+//     columns, REJECT every row to discarded. It checks that rows in =
+//     silver rows + discarded rows (*ConservationError).
+//  5. It checks that the object did not change meanwhile, and writes the
+//     route record to _meta/routes/ last. The bronze object stays: the
+//     commit step deletes it once the outputs are catalogued.
 //
-// Errors are those of validate.Open, *ConservationError, and
+// Errors are those of bronze.Find, *bronze.ObjectChangedError,
+// *ResultMismatchError, *ConservationError, and
 // *store.StoreUnavailableError (retryable; a retry overwrites the outputs
 // already written, at the same keys).
 func Route(ctx context.Context, d Deps, in Input) (Output, error) {
 	if d.Archive == nil {
 		d.Archive = d.Lake
 	}
-	o, err := validate.Open(ctx, d.Deps, validate.Input{Key: in.Key, ETag: in.ETag, Size: in.Size})
+	if in.Key == "" || in.ETag == "" {
+		return Output{}, &ResultMismatchError{Key: in.Key, Detail: "the input names no object key and ETag"}
+	}
+	o, err := bronze.Find(ctx, bronze.Deps{Lake: d.Lake, Tables: d.Tables}, in.Key, in.ETag)
 	if err != nil {
 		return Output{}, err
 	}
 	out := Output{Key: o.Key, ETag: o.Info.ETag, Table: o.Table.Name, Stem: o.Keys.Stem}
 	rec, err := ReadRecord(ctx, d.Lake, o.Keys.RouteRecord())
-	if err != nil {
-		return Output{}, err
-	}
 	switch {
+	case err != nil:
+		return Output{}, err
 	case rec != nil:
-		if o.Done == "" {
-			// routed, but the bronze delete did not happen: finish it
-			if err := deleteBronze(ctx, d.Lake, o); err != nil {
-				return Output{}, err
-			}
-		}
 		rec.Output.AlreadyRouted = true
 		return rec.Output, nil
-	case o.Done != "":
-		out.Verdict, out.Reason = validate.Done, o.Done
+	case in.Verdict == validate.Done:
+		out.Verdict, out.Reason = validate.Done, in.Reason
 		return out, nil
+	case o.Superseded:
+		return Output{}, &bronze.ObjectChangedError{Key: o.Key, ETag: o.Info.ETag, Now: "another version"}
+	case o.Gone:
+		return Output{}, &bronze.ObjectNotFoundError{Key: o.Key, ETag: o.Info.ETag}
+	case in.Table != o.Table.Name || in.Stem != o.Keys.Stem:
+		return Output{}, &ResultMismatchError{Key: o.Key, Detail: fmt.Sprintf("it is for table %q, stem %q", in.Table, in.Stem)}
 	}
 
-	ainfo, err := store.Copy(ctx, d.Archive, o.Keys.Archive(), d.Lake, o.Key)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return Output{}, &validate.ObjectNotFoundError{Key: o.Key, ETag: o.Info.ETag}
-		}
-		return Output{}, validate.StoreError(err, "route: archive %q", o.Key)
-	}
-	if ainfo.Size != o.Info.Size {
-		return Output{}, fmt.Errorf("route: archive %q: copied %d bytes, the object has %d", o.Key, ainfo.Size, o.Info.Size)
-	}
-	out.ArchiveKey = o.Keys.Archive()
-
-	r := Record{RulesNow: o.RulesNow()}
-	if o.Problem == nil {
-		if err := route(ctx, d, o, &r); err != nil {
-			return Output{}, err
-		}
-		if in.Verdict != "" && in.Verdict != r.Verdict && o.Problem == nil {
-			r.Reason = validate.Clip(fmt.Sprintf("routed by this step's evaluation, %s, not the input's %s (the ruleset changed in between): %s", r.Verdict, in.Verdict, r.Reason))
-		}
-	}
-	if o.Problem != nil {
-		if err := quarantine(ctx, d, o, &out); err != nil {
-			return Output{}, err
-		}
-		r.Verdict, r.Problem = validate.Reject, o.Problem
-		r.Reason = "unusable object: " + o.Problem.String()
-		if err := o.WriteResult(ctx, d.Lake, "route", d.Clock(), validate.Reject, nil); err != nil {
-			return Output{}, err
-		}
-	}
-	r.Key, r.ETag, r.Table, r.Stem = out.Key, out.ETag, out.Table, out.Stem
-	r.ArchiveKey, r.QuarantineKey = out.ArchiveKey, out.QuarantineKey
-	r.ResultKey, r.RecordKey = o.Keys.DQResult(), o.Keys.RouteRecord()
-	r.RoutedAt = d.Clock()
-	if err := validate.PutJSON(ctx, d.Lake, r.RecordKey, r); err != nil {
+	if _, err := copyVersion(ctx, d.Archive, o.Keys.Archive(), d.Lake, o); err != nil {
 		return Output{}, err
 	}
-	if err := deleteBronze(ctx, d.Lake, o); err != nil {
+	out.ArchiveKey, out.ResultKey = o.Keys.Archive(), in.ResultKey
+	r := Record{Output: out, RulesNow: o.RulesNow(), PartitionName: o.Table.Partition.Name}
+	problem := in.Problem
+	var w *written
+	if problem == nil {
+		if w, problem, err = split(ctx, d, o, in, &r); err != nil {
+			return Output{}, err
+		}
+	}
+	if problem != nil {
+		if err := quarantine(ctx, d, o, problem, &r); err != nil {
+			return Output{}, err
+		}
+	}
+	if err := o.CheckUnchanged(ctx, d.Lake); err != nil {
+		if w != nil {
+			err = errors.Join(err, w.remove(ctx, d))
+		}
+		return Output{}, err
+	}
+	r.RecordKey, r.RoutedAt = o.Keys.RouteRecord(), d.Clock()
+	if _, err := store.PutJSON(ctx, d.Lake, r.RecordKey, r, nil); err != nil {
 		return Output{}, err
 	}
 	return r.Output, nil
@@ -108,47 +103,48 @@ func Route(ctx context.Context, d Deps, in Input) (Output, error) {
 // none (the object version is not routed yet).
 func ReadRecord(ctx context.Context, st store.Store, key string) (*Record, error) {
 	var r Record
-	if ok, err := validate.GetJSON(ctx, st, key, &r); !ok || err != nil {
+	if _, found, err := store.GetJSON(ctx, st, key, &r); !found || err != nil {
 		return nil, err
 	}
 	return &r, nil
 }
 
-// deleteBronze deletes the bronze object if it is still the version
-// routed; a newer version is left for its own event.
-func deleteBronze(ctx context.Context, st store.Store, o *validate.Object) error {
-	info, err := st.Stat(ctx, o.Key)
+// copyVersion copies the object o, at the version o was found at, to key
+// in dst, and checks the copy (store.Copy).
+func copyVersion(ctx context.Context, dst store.Store, key string, src store.Store, o *bronze.Object) (store.ObjectInfo, error) {
+	info, err := store.Copy(ctx, dst, key, src, o.Key, o.Info.ETag)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return nil
+		return store.ObjectInfo{}, &bronze.ObjectChangedError{Key: o.Key, ETag: o.Info.ETag}
+	case errors.Is(err, store.ErrPreconditionFailed):
+		return store.ObjectInfo{}, &bronze.ObjectChangedError{Key: o.Key, ETag: o.Info.ETag, Now: "another version"}
 	case err != nil:
-		return validate.StoreError(err, "route: stat %q", o.Key)
-	case validate.NormalizeETag(info.ETag) != o.Info.ETag:
-		return nil
+		return store.ObjectInfo{}, store.Wrap(err, "route: copy %q to %q", o.Key, key)
+	case info.Size != o.Info.Size:
+		return store.ObjectInfo{}, fmt.Errorf("route: copy %q to %q: copied %d bytes, the object has %d: %w", o.Key, key, info.Size, o.Info.Size, store.ErrCopyMismatch)
 	}
-	if err := st.Delete(ctx, o.Key); err != nil {
-		return validate.StoreError(err, "route: delete %q", o.Key)
-	}
-	return nil
+	return info, nil
 }
 
-// quarantine copies the unusable object next to a report naming it and the
-// problem.
-func quarantine(ctx context.Context, d Deps, o *validate.Object, out *Output) error {
+// quarantine copies the unusable object next to a report naming it and
+// the problem, and makes the record a REJECT of it.
+func quarantine(ctx context.Context, d Deps, o *bronze.Object, p *bronze.Problem, r *Record) error {
 	key := o.Keys.Quarantine()
-	if _, err := store.Copy(ctx, d.Lake, key, d.Lake, o.Key); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return &validate.ObjectNotFoundError{Key: o.Key, ETag: o.Info.ETag}
-		}
-		return validate.StoreError(err, "route: quarantine %q", o.Key)
+	if _, err := copyVersion(ctx, d.Lake, key, d.Lake, o); err != nil {
+		return err
 	}
 	rep := QuarantineReport{
 		Object: o.Key, ETag: o.Info.ETag, Size: o.Info.Size, Table: o.Table.Name,
-		Problem: *o.Problem, QuarantinedAt: d.Clock(), Quarantine: key, Archive: o.Keys.Archive(),
+		Problem: *p, QuarantinedAt: d.Clock(), Quarantine: key, Archive: o.Keys.Archive(),
 	}
-	if err := validate.PutJSON(ctx, d.Lake, o.Keys.QuarantineReport(), rep); err != nil {
+	if _, err := store.PutJSON(ctx, d.Lake, o.Keys.QuarantineReport(), rep, nil); err != nil {
 		return err
 	}
-	out.QuarantineKey = key
+	r.QuarantineKey = key
+	r.Verdict, r.Problem = validate.Reject, &bronze.Problem{Kind: p.Kind, Detail: validate.Clip(p.Detail)}
+	r.Reason = "unusable object: " + r.Problem.String()
+	r.Silver, r.Discarded, r.SilverColumns, r.DiscardedColumns = nil, nil, nil, nil
+	r.SilverRows, r.DiscardedRows, r.SilverObjects, r.DiscardedObjects = 0, 0, 0, 0
+	r.Partitions, r.PartitionsTruncated = nil, false
 	return nil
 }

@@ -5,28 +5,36 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/medallionlake/lake/internal/bronze"
+	vt "github.com/medallionlake/lake/internal/bronze/bronzetest"
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/route"
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/store/s3store"
 	"github.com/medallionlake/lake/internal/testenv"
 	"github.com/medallionlake/lake/internal/validate"
-	vt "github.com/medallionlake/lake/internal/validate/validatetest"
 )
 
 // checkDone checks what every routed object must leave behind: the
-// archive byte for byte, no bronze object, the route record, and rows in
-// = silver rows + discarded rows, both by the output and by reading back.
+// archive byte for byte, the bronze object still there (the commit step
+// deletes it), the route record, and rows in = silver rows + discarded
+// rows, both by the output and by reading back.
 func checkDone(t *testing.T, l *vt.Lake, data []byte, r route.Output) {
 	t.Helper()
 	if got := vt.Get(t, l.Store, r.ArchiveKey); !bytes.Equal(got, data) {
 		t.Errorf("archive %s differs from the bronze object", r.ArchiveKey)
 	}
-	if _, err := l.Store.Stat(context.Background(), key); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("bronze object still there after route: %v", err)
+	if got := vt.Get(t, l.Store, key); !bytes.Equal(got, data) {
+		t.Errorf("bronze object changed by route")
 	}
 	var rec route.Record
 	if err := json.Unmarshal(vt.Get(t, l.Store, r.RecordKey), &rec); err != nil {
@@ -61,7 +69,7 @@ func TestRoutePass(t *testing.T) {
 		part string
 		n    int
 	}{{"dt=2026-01-01", 14}, {"dt=2026-01-02", 16}} {
-		k := validate.KeysFor("orders", key, v.ETag).Silver(tc.part, 0)
+		k := layout.KeysFor("orders", key, v.ETag).Silver(tc.part, 0)
 		got := rowsOf(t, l.Store, k)
 		if len(got) != tc.n {
 			t.Errorf("%s has %d rows, want %d", k, len(got), tc.n)
@@ -99,7 +107,7 @@ func TestRouteSplit(t *testing.T) {
 	if got, want := ids(allRows(t, l.Store, "silver/")), []int64{1, 2, 4, 5, 7, 11, 13, 14, 15, 16, 17, 18, 19, 20}; !slices.Equal(got, want) {
 		t.Errorf("silver ids %v, want %v", got, want)
 	}
-	disc := rowsOf(t, l.Store, validate.KeysFor("orders", key, v.ETag).DiscardedRows(0))
+	disc := rowsOf(t, l.Store, layout.KeysFor("orders", key, v.ETag).DiscardedRows(0))
 	type want struct {
 		fail, values []string
 	}
@@ -211,7 +219,7 @@ func TestRouteBadInput(t *testing.T) {
 				t.Errorf("quarantine key %s, want the object's file name", r.QuarantineKey)
 			}
 			var rep route.QuarantineReport
-			k := validate.KeysFor("orders", key, v.ETag)
+			k := layout.KeysFor("orders", key, v.ETag)
 			if err := json.Unmarshal(vt.Get(t, l.Store, k.QuarantineReport()), &rep); err != nil {
 				t.Fatal(err)
 			}
@@ -241,15 +249,16 @@ func TestRouteArchiveFirst(t *testing.T) {
 			l := vt.NewLake(t)
 			info := vt.Put(t, l.Store, key, tc.data)
 			d := lakeDeps(l)
+			v := validated(t, d, info)
 			d.Archive = failingStore{Store: l.Store, prefix: "archive/"}
-			_, err := route.Route(context.Background(), d, validate.Output{Key: key, ETag: info.ETag})
+			_, err := route.Route(context.Background(), d, v)
 			if _, ok := err.(*store.StoreUnavailableError); !ok {
 				t.Fatalf("route with a failing archive: %v (%T), want *store.StoreUnavailableError", err, err)
 			}
 			if got := vt.Get(t, l.Store, key); !bytes.Equal(got, tc.data) {
 				t.Errorf("bronze object changed")
 			}
-			for _, p := range []string{"archive/", "silver/", "discarded/", "_meta/routes/", "_meta/dq/"} {
+			for _, p := range []string{"archive/", "silver/", "discarded/", "_meta/routes/"} {
 				if got := keys(t, l.Store, p); len(got) != 0 {
 					t.Errorf("%s has %v before the archive was written", p, got)
 				}
@@ -258,9 +267,9 @@ func TestRouteArchiveFirst(t *testing.T) {
 	}
 }
 
-// TestRouteIdempotent: a duplicate event, a retry after a crash before
-// the bronze delete, and a retry after a crash midway all end with the
-// same keys and rows as one clean run.
+// TestRouteIdempotent: a retry after a crash midway, a retry after the
+// record was written and a duplicate event all end with the same keys
+// and bytes as one clean run.
 func TestRouteIdempotent(t *testing.T) {
 	rows := vt.GoodRows(40)
 	rows[3].Status = vt.P("paid")
@@ -275,15 +284,12 @@ func TestRouteIdempotent(t *testing.T) {
 	l := vt.NewLake(t)
 	info := vt.Put(t, l.Store, key, data)
 	d := lakeDeps(l)
+	in := validated(t, d, info)
 	// crash midway: the route record cannot be written
 	crash := d
 	crash.Lake = failingStore{Store: l.Store, prefix: "_meta/routes/"}
-	in := validate.Output{Key: key, ETag: info.ETag}
 	if _, err := route.Route(ctx, crash, in); err == nil {
 		t.Fatal("route with a failing record write succeeded")
-	}
-	if _, err := l.Store.Stat(ctx, key); err != nil {
-		t.Fatalf("bronze object gone after a failed route: %v", err)
 	}
 	// the retry
 	got, err := route.Route(ctx, d, in)
@@ -293,24 +299,17 @@ func TestRouteIdempotent(t *testing.T) {
 	if got.SilverRows != want.SilverRows || got.DiscardedRows != want.DiscardedRows || got.AlreadyRouted {
 		t.Errorf("retry %+v, clean run %+v", got, want)
 	}
-	// crash before the bronze delete: the object is back, same version
-	vt.Put(t, l.Store, key, data)
+	// a retry after the record: nothing is done again
 	again, err := route.Route(ctx, d, in)
 	if err != nil || !again.AlreadyRouted || again.SilverRows != want.SilverRows {
 		t.Errorf("route after the record: %+v, %v; want AlreadyRouted with the record's counts", again, err)
 	}
-	if _, err := l.Store.Stat(ctx, key); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("bronze object not deleted by the second route: %v", err)
-	}
-	// a duplicate event: validate says DONE, route says AlreadyRouted
+	// the object is still in bronze (not committed): validate hands on the
+	// stored verdict
 	v, err := validate.Validate(ctx, d.Deps, validate.Input{Key: key, ETag: info.ETag})
-	if err != nil || v.Verdict != validate.Done {
-		t.Errorf("duplicate event: validate %+v, %v; want DONE", v, err)
+	if err != nil || !v.Routed || v.Verdict != in.Verdict {
+		t.Errorf("event for a routed, uncommitted object: validate %+v, %v; want Routed", v, err)
 	}
-	if r, err := route.Route(ctx, d, in); err != nil || !r.AlreadyRouted {
-		t.Errorf("duplicate event: route %+v, %v; want AlreadyRouted", r, err)
-	}
-
 	// same keys as the clean run, same silver and discarded bytes
 	gotKeys := keys(t, l.Store, "")
 	if !slices.Equal(gotKeys, wantKeys) {
@@ -323,19 +322,34 @@ func TestRouteIdempotent(t *testing.T) {
 	}
 }
 
-// TestRouteManyPartitions caps the open partition writers below the
-// partitions of the object: several passes, one object per partition.
+// TestRouteManyPartitions gives the silver partitions less memory than
+// the object's rows need, in an object whose partitions' rows are spread
+// over every batch: partitions are stored early, in several objects, and
+// every row is in silver once.
 func TestRouteManyPartitions(t *testing.T) {
 	l := vt.NewLake(t)
-	rows := vt.GoodRows(24 * 7) // 7 days and a bit
-	data := vt.OrdersParquet(t, rows)
+	rows := vt.GoodRows(24 * 7 * 40) // one an hour: 280 days
+	rand.New(rand.NewPCG(1, 2)).Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+	days := map[string]bool{}
+	for _, o := range rows {
+		days[o.CreatedAt.UTC().Format(time.DateOnly)] = true
+	}
+	var buf bytes.Buffer // row groups of 500 rows: each partition's rows come in many batches
+	vt.WriteParquet(t, &buf, vt.OrdersSchema, 500, func(b *array.RecordBuilder) bool {
+		for _, o := range rows {
+			vt.AppendOrder(b, o)
+		}
+		return false
+	})
+	data := buf.Bytes()
 	vt.Put(t, l.Store, key, data)
 	d := lakeDeps(l)
-	d.MaxOpenPartitions = 2
+	d.Memory = 64 << 10
 	_, r := run(t, d, key)
 	checkDone(t, l, data, r)
-	if r.SilverRows != int64(len(rows)) || len(r.Partitions) != 8 || r.SilverObjects != 8 {
-		t.Fatalf("route %+v; want %d rows in 8 partitions, one object each", r, len(rows))
+	if r.SilverRows != int64(len(rows)) || len(r.Partitions) != len(days) || r.SilverObjects <= len(days) {
+		t.Fatalf("route: %d rows in %d partitions, %d objects; want %d rows in %d partitions, more than one object for some",
+			r.SilverRows, len(r.Partitions), r.SilverObjects, len(rows), len(days))
 	}
 	seen := map[float64]bool{}
 	for _, row := range allRows(t, l.Store, "silver/") {
@@ -344,6 +358,9 @@ func TestRouteManyPartitions(t *testing.T) {
 			t.Errorf("order %v in silver twice", id)
 		}
 		seen[id] = true
+	}
+	if len(seen) != len(rows) {
+		t.Errorf("%d orders in silver, want %d", len(seen), len(rows))
 	}
 }
 
@@ -359,24 +376,101 @@ func TestRouteNullPartition(t *testing.T) {
 	if r.SilverRows != 3 || !slices.Equal(r.Partitions, []string{"dt=2026-01-01", "dt=__HIVE_DEFAULT_PARTITION__"}) {
 		t.Fatalf("route %+v", r)
 	}
-	got := rowsOf(t, l.Store, validate.KeysFor("orders", key, v.ETag).Silver("dt=__HIVE_DEFAULT_PARTITION__", 0))
+	got := rowsOf(t, l.Store, layout.KeysFor("orders", key, v.ETag).Silver("dt=__HIVE_DEFAULT_PARTITION__", 0))
 	if len(got) != 1 || got[0]["order_id"].(float64) != 2 {
 		t.Errorf("default partition holds %v, want order 2", got)
 	}
 }
 
-// TestRouteSuperseded: the object was replaced between the event and the
-// route step: nothing is written, the new version stays for its event.
-func TestRouteSuperseded(t *testing.T) {
+// TestRouteObjectChanged: the object was replaced between the validate
+// and route steps, or the row log handed to route is another object's:
+// a named error, nothing written, the object left in bronze.
+func TestRouteObjectChanged(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		change func(t *testing.T, l *vt.Lake, v *validate.Output)
+		want   any
+	}{
+		{"replaced", func(t *testing.T, l *vt.Lake, v *validate.Output) {
+			vt.Put(t, l.Store, key, vt.OrdersParquet(t, vt.GoodRows(4)))
+		}, new(*bronze.ObjectChangedError)},
+		{"another object's row log", func(t *testing.T, l *vt.Lake, v *validate.Output) {
+			other := strings.Replace(key, "part-0", "part-1", 1)
+			info := vt.Put(t, l.Store, other, vt.OrdersParquet(t, vt.GoodRows(3)))
+			ov, err := validate.Validate(ctx, validate.Deps{Lake: l.Store, Tables: l.Tables}, validate.Input{Key: other, ETag: info.ETag})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v.RowLogKey = ov.RowLogKey
+		}, new(*route.ResultMismatchError)},
+		{"no row log", func(t *testing.T, l *vt.Lake, v *validate.Output) { v.RowLogKey = "" }, new(*route.ResultMismatchError)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := vt.NewLake(t)
+			info := vt.Put(t, l.Store, key, vt.OrdersParquet(t, vt.GoodRows(3)))
+			d := lakeDeps(l)
+			v := validated(t, d, info)
+			tc.change(t, l, &v)
+			before := vt.Get(t, l.Store, key)
+			_, err := route.Route(ctx, d, v)
+			if !errors.As(err, tc.want) {
+				t.Fatalf("route: %v (%T), want %T", err, err, tc.want)
+			}
+			for _, p := range []string{"silver/", "discarded/", "_meta/routes/"} {
+				if got := keys(t, l.Store, p); len(got) != 0 {
+					t.Errorf("%s has %v", p, got)
+				}
+			}
+			if got := vt.Get(t, l.Store, key); !bytes.Equal(got, before) {
+				t.Errorf("bronze object changed")
+			}
+		})
+	}
+}
+
+// TestRouteEvaluatesNothing: route splits by the validate step's row log
+// alone. With the ruleset made unloadable after validate, it still routes
+// exactly as a clean run; and it reads the object's body once.
+func TestRouteEvaluatesNothing(t *testing.T) {
+	ctx := context.Background()
+	rows := vt.GoodRows(50)
+	rows[3].Status = vt.P("paid")
+	rows[7].ID = rows[6].ID
+	data := vt.OrdersParquet(t, rows)
+
+	clean := vt.NewLake(t)
+	vt.Put(t, clean.Store, key, data)
+	_, want := run(t, lakeDeps(clean), key)
+
 	l := vt.NewLake(t)
-	vt.Put(t, l.Store, key, vt.OrdersParquet(t, vt.GoodRows(3)))
-	r, err := route.Route(context.Background(), lakeDeps(l), validate.Output{Key: key, ETag: "an-old-etag"})
-	if err != nil || r.Verdict != validate.Done {
-		t.Fatalf("route %+v, %v; want DONE", r, err)
+	l.Tables = customTables(t, string(must(os.ReadFile(filepath.Join(testenv.RepoRoot(), "schemas", "orders.dqdl")))))
+	info := vt.Put(t, l.Store, key, data)
+	d := lakeDeps(l)
+	v := validated(t, d, info)
+	if err := os.WriteFile(l.Tables[0].RulesPath(), []byte("Rules = [ this is not DQDL"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if got := keys(t, l.Store, ""); len(got) != 2 { // the object and schema.json
-		t.Errorf("lake holds %v", got)
+	counting := &countingStore{Store: l.Store, key: key}
+	d.Lake = counting
+	got, err := route.Route(ctx, d, v)
+	if err != nil {
+		t.Fatalf("route with the ruleset unloadable: %v", err)
 	}
+	if got.SilverRows != want.SilverRows || got.DiscardedRows != want.DiscardedRows {
+		t.Errorf("route %+v, clean run %+v", got, want)
+	}
+	for _, k := range []string{layout.KeysFor("orders", key, info.ETag).DiscardedRows(0)} {
+		if !bytes.Equal(vt.Get(t, l.Store, k), vt.Get(t, clean.Store, k)) {
+			t.Errorf("%s differs from the clean run's", k)
+		}
+	}
+	// one read of the body: its bytes once, plus the footer read when
+	// opening and the server-side (here: streamed) archive copy
+	if n, size := counting.read.Load(), int64(len(data)); n > 3*size {
+		t.Errorf("route read %d bytes of a %d-byte object, want the body once plus the archive copy", n, size)
+	}
+	t.Logf("route read %d bytes of a %d-byte object (incl. the archive copy on a file store)", counting.read.Load(), len(data))
 }
 
 // TestRouteS3 runs validate and route against a lake in an S3 bucket
@@ -406,15 +500,12 @@ func TestRouteS3(t *testing.T) {
 	if got := vt.Get(t, archive, r.ArchiveKey); !bytes.Equal(got, data) {
 		t.Errorf("archive differs from the object")
 	}
-	if _, err := lake.Stat(ctx, key); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("bronze object after route: %v", err)
-	}
 	if got, want := len(allRows(t, lake, "silver/")), 29; got != want {
 		t.Errorf("%d silver rows in S3, want %d", got, want)
 	}
-	// a duplicate event
-	if v, err := validate.Validate(ctx, d.Deps, validate.Input{Key: key, ETag: v.ETag}); err != nil || v.Verdict != validate.Done {
-		t.Errorf("duplicate event: %+v, %v; want DONE", v, err)
+	// a duplicate event before the commit: validate hands the record on
+	if v, err := validate.Validate(ctx, d.Deps, validate.Input{Key: key, ETag: v.ETag}); err != nil || !v.Routed {
+		t.Errorf("duplicate event: %+v, %v; want Routed", v, err)
 	}
 }
 
@@ -422,7 +513,7 @@ func TestRouteS3(t *testing.T) {
 // back as *store.StoreUnavailableError itself (the type name the state
 // machine retries on), bronze intact; the retry then succeeds.
 func TestRouteStoreUnavailable(t *testing.T) {
-	for _, prefix := range []string{"silver/", "discarded/", "_meta/dq/"} {
+	for _, prefix := range []string{"silver/", "discarded/", "_meta/routes/"} {
 		t.Run(prefix, func(t *testing.T) {
 			l := vt.NewLake(t)
 			rows := vt.GoodRows(10)
@@ -430,8 +521,8 @@ func TestRouteStoreUnavailable(t *testing.T) {
 			data := vt.OrdersParquet(t, rows)
 			info := vt.Put(t, l.Store, key, data)
 			d := lakeDeps(l)
+			in := validated(t, d, info)
 			d.Lake = failingStore{Store: l.Store, prefix: prefix}
-			in := validate.Output{Key: key, ETag: info.ETag}
 			_, err := route.Route(context.Background(), d, in)
 			if _, ok := err.(*store.StoreUnavailableError); !ok {
 				t.Fatalf("route: %v (%T), want *store.StoreUnavailableError", err, err)

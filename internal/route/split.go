@@ -5,18 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/medallionlake/lake/internal/bronze"
+	"github.com/medallionlake/lake/internal/catalog"
 	"github.com/medallionlake/lake/internal/dq"
 	"github.com/medallionlake/lake/internal/lakeparquet"
-	"github.com/medallionlake/lake/internal/validate"
+	"github.com/medallionlake/lake/internal/layout"
+	"github.com/medallionlake/lake/internal/store"
 )
 
 // Glue's row-level columns, and ours: the offending value of each failed
@@ -29,232 +30,215 @@ const (
 	colFailedValue = "DataQualityFailedValues"
 )
 
-// nullDay is the partition key of rows whose partition column is NULL.
-const nullDay = math.MinInt64
+// splitter routes one usable object's rows in one pass.
+type splitter struct {
+	o       *bronze.Object
+	verdict dq.Verdict
+	states  *dq.RowCursor
+	render  *dq.RowRenderer
 
-// hiveDefaultPartition is the partition value of those rows, as Hive names it.
-const hiveDefaultPartition = "__HIVE_DEFAULT_PARTITION__"
+	silverSchema, discSchema *arrow.Schema
+	src                      []int // source column of each silver field
+	partCol                  int
+	days                     []int64
 
-// router routes one usable object's rows.
-type router struct {
-	d   Deps
-	o   *validate.Object
-	ev  *dq.Evaluator
-	res *dq.Result
-
-	// silverSchema is the table's columns in the table's order; src[i]
-	// is the source column of its field i (set from the first batch).
-	silverSchema *arrow.Schema
-	discSchema   *arrow.Schema
-	src          []int
-	partCol      int
-	// gating are the rules that rejected the object (dq's RejectsObject:
-	// errors, failed dataset-level rules and failed ratios), which a
-	// REJECT adds to every row's DataQualityRulesFail.
-	gating []dq.RuleResult
-
-	days   []int64
-	group  map[int64]int // partition day -> pass
-	labels map[int64]string
-
+	silver *lakeparquet.PartitionWriter
 	disc   *lakeparquet.Writer
-	silver map[int64]*lakeparquet.Writer
-	// objects of the writers closed so far, and the partitions they fill
-	silverObjs, discObjs []lakeparquet.Object
-	written              map[string]bool
 
-	silverRows, discRows int64
+	rows, silverRows, discRows int64
 }
 
-// route evaluates the object and writes its rows; on return r holds the
-// counts and objects. An object found unreadable midway sets o.Problem
-// after removing what was written, and returns nil.
-func route(ctx context.Context, d Deps, o *validate.Object, r *Record) error {
-	rt := &router{d: d, o: o, labels: map[int64]string{}, silver: map[int64]*lakeparquet.Writer{}, written: map[string]bool{}}
-	pcol := o.Table.Partition.Column
-	seen := map[int64]bool{}
-	ev, res, err := o.Evaluate(ctx, d.Lake, []string{pcol}, func(rec arrow.RecordBatch) error {
-		i := rec.Schema().FieldIndices(pcol)[0]
-		rt.days = partitionDays(rec.Column(i), rt.days)
-		for _, day := range rt.days {
-			seen[day] = true
-		}
-		return nil
-	})
-	if err != nil || ev == nil {
-		return err
-	}
-	rt.ev, rt.res = ev, res
-	rt.plan(slices.Sorted(maps.Keys(seen)))
-	rt.schemas()
+// written are the objects a split stored, for removal when the object
+// turns out to have changed.
+type written struct {
+	keys []string
+}
 
-	passes := 1
-	switch dq.Verdict(res.Verdict) {
-	case dq.Reject:
-		for _, rr := range res.RuleResults {
-			if rr.RejectsObject {
-				rt.gating = append(rt.gating, rr)
-			}
+// remove deletes the objects.
+func (w *written) remove(ctx context.Context, d Deps) error {
+	for _, k := range w.keys {
+		if err := d.Lake.Delete(ctx, k); err != nil {
+			return store.Wrap(err, "route: remove %q", k)
 		}
-	default:
-		passes = max(1, slices.Max(append(slices.Collect(maps.Values(rt.group)), 0))+1)
-	}
-	rowsIn := o.Source.NumRows()
-	for pass := range passes {
-		n, err := rt.pass(ctx, pass)
-		if err != nil {
-			rt.abort(err)
-			var ue *dq.UnreadableError
-			if errors.As(err, &ue) {
-				if err := o.Unreadable(ctx, d.Lake, err); err != nil {
-					return err
-				}
-				return rt.removeWritten(ctx)
-			}
-			return validate.StoreError(err, "route: %s: pass %d", o.Key, pass)
-		}
-		if n != rowsIn {
-			return &ConservationError{Key: o.Key, RowsIn: rowsIn, Detail: fmt.Sprintf("pass %d read %d rows", pass, n)}
-		}
-	}
-
-	r.Verdict, r.Reason = validate.Verdict(res.Verdict), validate.Clip(res.VerdictReason)
-	r.RowsIn = rowsIn
-	r.Silver, r.Discarded = rt.silverObjs, rt.discObjs
-	for _, ob := range r.Silver {
-		r.SilverRows += ob.Rows
-	}
-	for _, ob := range r.Discarded {
-		r.DiscardedRows += ob.Rows
-	}
-	r.SilverObjects, r.DiscardedObjects = len(r.Silver), len(r.Discarded)
-	if r.SilverRows != rt.silverRows || r.DiscardedRows != rt.discRows || rowsIn != r.SilverRows+r.DiscardedRows ||
-		res.AggregatedMetrics.TotalRowsProcessed != rowsIn {
-		return &ConservationError{Key: o.Key, RowsIn: rowsIn, Silver: r.SilverRows, Discarded: r.DiscardedRows,
-			Detail: fmt.Sprintf("routed %d to silver and %d to discarded; evaluated %d", rt.silverRows, rt.discRows, res.AggregatedMetrics.TotalRowsProcessed)}
-	}
-	r.AllPartitions = slices.Sorted(maps.Keys(rt.written))
-	r.Partitions = r.AllPartitions
-	if len(r.Partitions) > maxPartitionsOut {
-		r.Partitions, r.PartitionsTruncated = r.Partitions[:maxPartitionsOut], true
-	}
-	if err := o.WriteResult(ctx, d.Lake, "route", d.Clock(), r.Verdict, res); err != nil {
-		return err
 	}
 	return nil
 }
 
-// plan assigns the partitions seen to passes of at most MaxOpenPartitions
-// partitions each, in date order.
-func (rt *router) plan(days []int64) {
-	limit := rt.d.MaxOpenPartitions
-	if limit <= 0 {
-		limit = DefaultMaxOpenPartitions
+// split reads the object once and writes its rows to silver and
+// discarded by the row log in.RowLogKey, filling r. An object found
+// unreadable midway is not an error: what was written is removed and the
+// Problem returned, for the object to be quarantined.
+func split(ctx context.Context, d Deps, o *bronze.Object, in Input, r *Record) (*written, *bronze.Problem, error) {
+	src, problem, err := o.Open(ctx, d.Lake, lakeparquet.ReadOptions{})
+	if err != nil || problem != nil {
+		return nil, problem, err
 	}
-	rt.group = make(map[int64]int, len(days))
-	for i, day := range days {
-		rt.group[day] = i / limit
-		rt.labels[day] = partitionLabel(rt.o.Table.Partition.Name, day)
+	log, err := openRowLog(ctx, d.Lake, o, in, src.NumRows())
+	if err != nil {
+		return nil, nil, err
 	}
+	states, err := log.Cursor()
+	if err != nil {
+		return nil, nil, fmt.Errorf("route: %s: %w", o.Key, err)
+	}
+	defer states.Close()
+	render, err := log.Renderer(src.Schema())
+	if err != nil {
+		return nil, nil, fmt.Errorf("route: %s: %w", o.Key, err)
+	}
+	sp := &splitter{o: o, verdict: dq.Verdict(in.Verdict), states: states, render: render}
+	sp.schemas(src.Schema())
+	sp.silver = lakeparquet.NewPartitionWriter(ctx, d.Lake, sp.silverSchema, o.Keys.Silver, lakeparquet.PartitionOptions{Options: d.Writer, Memory: d.Memory})
+	sp.disc = lakeparquet.NewWriter(ctx, d.Lake, sp.discSchema, o.Keys.DiscardedRows, d.Writer)
+
+	err = src.Batches(ctx, nil, func(rec arrow.RecordBatch) error { return sp.batch(ctx, rec) })
+	silverObjs, serr := sp.silver.Close()
+	discObjs, derr := sp.disc.Close()
+	w := &written{}
+	for _, ob := range sp.silver.Stored() {
+		w.keys = append(w.keys, ob.Key)
+	}
+	for _, ob := range discObjs {
+		w.keys = append(w.keys, ob.Key)
+	}
+	if err == nil {
+		err = errors.Join(serr, derr)
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return nil, nil, err
+		}
+		var ue *lakeparquet.UnreadableError
+		if errors.As(err, &ue) {
+			problem, err := o.Unreadable(ctx, d.Lake, err)
+			if err != nil {
+				return nil, nil, err
+			}
+			return nil, problem, w.remove(ctx, d)
+		}
+		return nil, nil, store.Wrap(err, "route: %s", o.Key)
+	}
+
+	r.Verdict, r.Reason = in.Verdict, in.Reason
+	r.RowsIn = sp.rows
+	r.Silver, r.Discarded = silverObjs, discObjs
+	parts := map[string]bool{}
+	for _, ob := range silverObjs {
+		r.SilverRows += ob.Rows
+		parts[ob.Partition] = true
+	}
+	for _, ob := range discObjs {
+		r.DiscardedRows += ob.Rows
+	}
+	r.SilverObjects, r.DiscardedObjects = len(silverObjs), len(discObjs)
+	if r.SilverRows != sp.silverRows || r.DiscardedRows != sp.discRows || sp.rows != r.SilverRows+r.DiscardedRows ||
+		sp.rows != src.NumRows() {
+		return nil, nil, &ConservationError{Key: o.Key, RowsIn: src.NumRows(), Silver: r.SilverRows, Discarded: r.DiscardedRows,
+			Detail: fmt.Sprintf("read %d rows, routed %d to silver and %d to discarded", sp.rows, sp.silverRows, sp.discRows)}
+	}
+	r.Partitions = slices.Sorted(maps.Keys(parts))
+	if len(r.Partitions) > maxPartitionsOut {
+		r.Partitions, r.PartitionsTruncated = r.Partitions[:maxPartitionsOut], true
+	}
+	if r.SilverColumns, err = catalog.Columns(sp.silverSchema); err != nil {
+		return nil, nil, fmt.Errorf("route: %s: %w", o.Key, err)
+	}
+	if r.DiscardedColumns, err = catalog.Columns(sp.discSchema); err != nil {
+		return nil, nil, fmt.Errorf("route: %s: %w", o.Key, err)
+	}
+	return w, nil, nil
 }
 
-// partitionLabel is "<name>=YYYY-MM-DD", or Hive's default partition for
-// NULL.
-func partitionLabel(name string, day int64) string {
-	if day == nullDay {
-		return name + "=" + hiveDefaultPartition
+// openRowLog opens the validate step's row log and checks that it is the
+// object's: same key and ETag, same number of rows.
+func openRowLog(ctx context.Context, st store.Store, o *bronze.Object, in Input, rows int64) (*dq.RowLog, error) {
+	if in.RowLogKey == "" {
+		return nil, &ResultMismatchError{Key: o.Key, Detail: "the validation result names no row log"}
 	}
-	return name + "=" + time.Unix(day*86400, 0).UTC().Format("2006-01-02")
+	info, err := st.Stat(ctx, in.RowLogKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, &ResultMismatchError{Key: o.Key, Detail: "its row log " + in.RowLogKey + " is missing"}
+	}
+	if err != nil {
+		return nil, store.Wrap(err, "route: stat %q", in.RowLogKey)
+	}
+	log, err := dq.OpenRowLog(store.NewReaderAt(ctx, st, in.RowLogKey, info.Size), info.Size)
+	var le *dq.RowLogError
+	switch {
+	case errors.As(err, &le):
+		return nil, &ResultMismatchError{Key: o.Key, Detail: err.Error()}
+	case err != nil:
+		return nil, store.Wrap(err, "route: read %q", in.RowLogKey)
+	}
+	switch m := log.Meta(); {
+	case m["key"] != o.Key || m["etag"] != o.Info.ETag:
+		return nil, &ResultMismatchError{Key: o.Key, Detail: fmt.Sprintf("its row log is of %q at ETag %s, the object's ETag is %s", m["key"], m["etag"], o.Info.ETag)}
+	case log.Rows() != rows:
+		return nil, &ResultMismatchError{Key: o.Key, Detail: fmt.Sprintf("its row log covers %d rows, the object has %d", log.Rows(), rows)}
+	}
+	return log, nil
 }
 
 // schemas fixes the silver schema (the table's columns, in the order of
 // its schema.json, else the object's) and the discarded one (the same
-// plus the data-quality columns).
-func (rt *router) schemas() {
-	sc := rt.o.Source.Schema()
-	var names []string
-	if ts := rt.o.TableSchema; ts != nil {
-		for _, c := range ts.Columns {
-			names = append(names, c.Name)
-		}
-	} else {
-		for _, f := range sc.Fields() {
-			names = append(names, f.Name)
-		}
-	}
-	fields := make([]arrow.Field, len(names))
-	for i, name := range names {
-		f := sc.Field(sc.FieldIndices(name)[0])
-		fields[i] = arrow.Field{Name: f.Name, Type: f.Type, Nullable: f.Nullable}
-	}
-	rt.silverSchema = arrow.NewSchema(fields, nil)
+// plus the data-quality columns), and where each comes from.
+func (sp *splitter) schemas(sc *arrow.Schema) {
+	fields := sp.o.Columns(sc)
+	sp.silverSchema = arrow.NewSchema(fields, nil)
 	list := arrow.ListOf(arrow.BinaryTypes.String)
-	rt.discSchema = arrow.NewSchema(append(slices.Clone(fields),
+	sp.discSchema = arrow.NewSchema(append(slices.Clone(fields),
 		arrow.Field{Name: colRulesPass, Type: list},
 		arrow.Field{Name: colRulesFail, Type: list},
 		arrow.Field{Name: colRulesSkip, Type: list},
 		arrow.Field{Name: colResult, Type: arrow.BinaryTypes.String},
 		arrow.Field{Name: colFailedValue, Type: list},
 	), nil)
-}
-
-// pass streams every row of the object once: in pass 0 the rows that go
-// to discarded, in every pass the valid rows of that pass's partitions.
-// It closes the pass's writers and returns the rows read.
-func (rt *router) pass(ctx context.Context, pass int) (int64, error) {
-	verdict := dq.Verdict(rt.res.Verdict)
-	var offset int64
-	err := rt.o.Source.Batches(ctx, nil, func(rec arrow.RecordBatch) error {
-		if rt.src == nil {
-			sc := rec.Schema()
-			for _, f := range rt.silverSchema.Fields() {
-				rt.src = append(rt.src, sc.FieldIndices(f.Name)[0])
-			}
-			rt.partCol = sc.FieldIndices(rt.o.Table.Partition.Column)[0]
-		}
-		n := int(rec.NumRows())
-		var rows *dq.RowResults
-		if verdict != dq.Pass {
-			var err error
-			if rows, err = rt.ev.Rows(rec, offset); err != nil {
-				return fmt.Errorf("route: %s: %w", rt.o.Key, err)
-			}
-		}
-		offset += int64(n)
-		valid := func(i int) bool {
-			return verdict == dq.Pass || verdict == dq.Split && rows.Passed(i)
-		}
-		if pass == 0 && verdict != dq.Pass {
-			var bad []int
-			for i := range n {
-				if !valid(i) {
-					bad = append(bad, i)
-				}
-			}
-			if err := rt.writeDiscarded(ctx, rec, rows, bad); err != nil {
-				return err
-			}
-		}
-		if verdict == dq.Reject {
-			return nil
-		}
-		rt.days = partitionDays(rec.Column(rt.partCol), rt.days)
-		return rt.writeSilver(ctx, rec, pass, valid)
-	})
-	if err != nil {
-		return offset, err
+	for _, f := range fields {
+		sp.src = append(sp.src, sc.FieldIndices(f.Name)[0])
 	}
-	return offset, rt.closeWriters(pass == 0)
+	sp.partCol = sc.FieldIndices(sp.o.Table.Partition.Column)[0]
 }
 
-// writeSilver writes the valid rows of rec whose partition belongs to
-// pass, each partition's rows to its writer.
-func (rt *router) writeSilver(ctx context.Context, rec arrow.RecordBatch, pass int, valid func(int) bool) error {
+// batch routes one batch of the object's rows.
+func (sp *splitter) batch(ctx context.Context, rec arrow.RecordBatch) error {
+	n := int(rec.NumRows())
+	states, err := sp.states.Next(n)
+	if err != nil {
+		return fmt.Errorf("route: %s: %w", sp.o.Key, err)
+	}
+	sp.rows += int64(n)
+	var valid func(i int) bool
+	switch sp.verdict {
+	case dq.Pass:
+		valid = func(int) bool { return true }
+	case dq.Split:
+		valid = states.Passed
+	default:
+		valid = func(int) bool { return false }
+	}
+	var bad []int32
+	for i := range n {
+		if !valid(i) {
+			bad = append(bad, int32(i))
+		}
+	}
+	if err := sp.writeDiscarded(ctx, rec, states, bad); err != nil {
+		return err
+	}
+	if len(bad) == n {
+		return nil
+	}
+	sp.days = partitionDays(rec.Column(sp.partCol), sp.days)
+	return sp.writeSilver(ctx, rec, valid)
+}
+
+// writeSilver writes the valid rows of rec, each to its partition.
+func (sp *splitter) writeSilver(ctx context.Context, rec arrow.RecordBatch, valid func(int) bool) error {
 	// group the rows by partition, in order of first appearance
 	var order []int64
 	rowsOf := map[int64][]int32{}
-	for i, day := range rt.days {
-		if rt.group[day] != pass || !valid(i) {
+	for i, day := range sp.days {
+		if !valid(i) {
 			continue
 		}
 		if _, ok := rowsOf[day]; !ok {
@@ -262,71 +246,56 @@ func (rt *router) writeSilver(ctx context.Context, rec arrow.RecordBatch, pass i
 		}
 		rowsOf[day] = append(rowsOf[day], int32(i))
 	}
-	if len(order) == 0 {
-		return nil
-	}
-	cols := rt.sourceColumns(rec)
+	cols := sp.sourceColumns(rec)
 	if len(order) == 1 && len(rowsOf[order[0]]) == int(rec.NumRows()) {
-		batch := array.NewRecordBatch(rt.silverSchema, cols, rec.NumRows())
+		batch := array.NewRecordBatch(sp.silverSchema, cols, rec.NumRows())
 		defer batch.Release()
-		return rt.writeSilverBatch(ctx, order[0], batch)
+		return sp.writeSilverBatch(order[0], batch)
 	}
-	var perm []int32
+	// one take per partition, so that what each partition keeps holds
+	// only its own rows
 	for _, day := range order {
-		perm = append(perm, rowsOf[day]...)
-	}
-	taken, err := take(ctx, cols, perm)
-	if err != nil {
-		return err
-	}
-	defer releaseAll(taken)
-	start := int64(0)
-	for _, day := range order {
-		end := start + int64(len(rowsOf[day]))
-		slice := make([]arrow.Array, len(taken))
-		for c, a := range taken {
-			slice[c] = array.NewSlice(a, start, end)
+		taken, err := take(ctx, cols, rowsOf[day])
+		if err != nil {
+			return err
 		}
-		batch := array.NewRecordBatch(rt.silverSchema, slice, end-start)
-		releaseAll(slice)
-		err := rt.writeSilverBatch(ctx, day, batch)
+		batch := array.NewRecordBatch(sp.silverSchema, taken, int64(len(rowsOf[day])))
+		releaseAll(taken)
+		err = sp.writeSilverBatch(day, batch)
 		batch.Release()
 		if err != nil {
 			return err
 		}
-		start = end
 	}
 	return nil
 }
 
-func (rt *router) writeSilverBatch(ctx context.Context, day int64, batch arrow.RecordBatch) error {
-	w := rt.silver[day]
-	if w == nil {
-		label := rt.labels[day]
-		w = lakeparquet.NewWriter(ctx, rt.d.Lake, rt.silverSchema, func(part int) string { return rt.o.Keys.Silver(label, part) }, rt.d.Writer)
-		rt.silver[day] = w
+func (sp *splitter) writeSilverBatch(day int64, batch arrow.RecordBatch) error {
+	p := layout.PartitionDir(sp.o.Table.Partition.Name, layout.PartitionValue(day))
+	if err := sp.silver.Write(p, batch); err != nil {
+		return fmt.Errorf("route: %s: write silver: %w", sp.o.Key, err)
 	}
-	if err := w.Write(batch); err != nil {
-		return fmt.Errorf("route: %s: write silver: %w", rt.o.Key, err)
-	}
-	rt.silverRows += batch.NumRows()
+	sp.silverRows += batch.NumRows()
 	return nil
 }
 
 // writeDiscarded writes rows bad of rec to discarded, with their outcomes.
-func (rt *router) writeDiscarded(ctx context.Context, rec arrow.RecordBatch, rows *dq.RowResults, bad []int) error {
+func (sp *splitter) writeDiscarded(ctx context.Context, rec arrow.RecordBatch, states *dq.RowStates, bad []int32) error {
 	if len(bad) == 0 {
 		return nil
 	}
-	perm := make([]int32, len(bad))
-	for k, i := range bad {
-		perm[k] = int32(i)
+	if err := sp.render.Bind(rec); err != nil {
+		return fmt.Errorf("route: %s: %w", sp.o.Key, err)
 	}
-	cols, err := take(ctx, rt.sourceColumns(rec), perm)
-	if err != nil {
-		return err
+	cols := sp.sourceColumns(rec)
+	if len(bad) < int(rec.NumRows()) {
+		taken, err := take(ctx, cols, bad)
+		if err != nil {
+			return err
+		}
+		defer releaseAll(taken)
+		cols = taken
 	}
-	defer releaseAll(cols)
 	pass, fail, skip, vals := newListBuilder(), newListBuilder(), newListBuilder(), newListBuilder()
 	result := array.NewStringBuilder(memory.DefaultAllocator)
 	defer func() {
@@ -334,11 +303,9 @@ func (rt *router) writeDiscarded(ctx context.Context, rec arrow.RecordBatch, row
 			b.Release()
 		}
 	}()
+	reject := sp.verdict == dq.Reject
 	for _, i := range bad {
-		oc := rows.Outcome(i)
-		if len(rt.gating) > 0 {
-			oc = rt.addGating(oc)
-		}
+		oc := sp.render.Outcome(states, int(i), reject)
 		appendList(pass, oc.DataQualityRulesPass)
 		appendList(fail, oc.DataQualityRulesFail)
 		appendList(skip, oc.DataQualityRulesSkip)
@@ -347,95 +314,26 @@ func (rt *router) writeDiscarded(ctx context.Context, rec arrow.RecordBatch, row
 	}
 	dqCols := []arrow.Array{pass.NewArray(), fail.NewArray(), skip.NewArray(), result.NewArray(), vals.NewArray()}
 	defer releaseAll(dqCols)
-	batch := array.NewRecordBatch(rt.discSchema, append(slices.Clone(cols), dqCols...), int64(len(bad)))
+	batch := array.NewRecordBatch(sp.discSchema, append(slices.Clone(cols), dqCols...), int64(len(bad)))
 	defer batch.Release()
-	if rt.disc == nil {
-		rt.disc = lakeparquet.NewWriter(ctx, rt.d.Lake, rt.discSchema, rt.o.Keys.DiscardedRows, rt.d.Writer)
+	if err := sp.disc.Write(batch); err != nil {
+		return fmt.Errorf("route: %s: write discarded: %w", sp.o.Key, err)
 	}
-	if err := rt.disc.Write(batch); err != nil {
-		return fmt.Errorf("route: %s: write discarded: %w", rt.o.Key, err)
-	}
-	rt.discRows += int64(len(bad))
+	sp.discRows += int64(len(bad))
 	return nil
 }
 
-// addGating adds the rules that rejected the whole object to a row's
-// failed rules (out of its skipped ones, where dq lists dataset-level and
-// unevaluable rules), with their failure reasons as the values.
-func (rt *router) addGating(oc dq.RowOutcome) dq.RowOutcome {
-	for _, g := range rt.gating {
-		oc.DataQualityRulesSkip = slices.DeleteFunc(oc.DataQualityRulesSkip, func(s string) bool { return s == g.Rule })
-		oc.DataQualityRulesPass = slices.DeleteFunc(oc.DataQualityRulesPass, func(s string) bool { return s == g.Rule })
-		if !slices.Contains(oc.DataQualityRulesFail, g.Rule) {
-			oc.DataQualityRulesFail = append(oc.DataQualityRulesFail, g.Rule)
-			oc.DataQualityFailedValues = append(oc.DataQualityFailedValues, g.FailureReason)
-		}
-	}
-	oc.DataQualityEvaluationResult = string(dq.Failed)
-	return oc
-}
-
 // sourceColumns are rec's columns in the silver schema's order.
-func (rt *router) sourceColumns(rec arrow.RecordBatch) []arrow.Array {
-	cols := make([]arrow.Array, len(rt.src))
-	for i, c := range rt.src {
+func (sp *splitter) sourceColumns(rec arrow.RecordBatch) []arrow.Array {
+	cols := make([]arrow.Array, len(sp.src))
+	for i, c := range sp.src {
 		cols[i] = rec.Column(c)
 	}
 	return cols
 }
 
-// closeWriters closes the open silver writers (and, after pass 0, the
-// discarded writer), keeping the objects they wrote.
-func (rt *router) closeWriters(disc bool) error {
-	for _, day := range slices.Sorted(maps.Keys(rt.silver)) {
-		w := rt.silver[day]
-		delete(rt.silver, day)
-		objs, err := w.Close()
-		if err != nil {
-			return fmt.Errorf("route: %s: close silver %s: %w", rt.o.Key, rt.labels[day], err)
-		}
-		rt.silverObjs = append(rt.silverObjs, objs...)
-		if len(objs) > 0 {
-			rt.written[rt.labels[day]] = true
-		}
-	}
-	if disc && rt.disc != nil {
-		objs, err := rt.disc.Close()
-		rt.disc = nil
-		if err != nil {
-			return fmt.Errorf("route: %s: close discarded: %w", rt.o.Key, err)
-		}
-		rt.discObjs = append(rt.discObjs, objs...)
-	}
-	return nil
-}
-
-// abort stops every open writer: their objects are never stored.
-func (rt *router) abort(cause error) {
-	for day, w := range rt.silver {
-		w.Abort(cause)
-		delete(rt.silver, day)
-	}
-	if rt.disc != nil {
-		rt.disc.Abort(cause)
-		rt.disc = nil
-	}
-}
-
-// removeWritten deletes the objects already written, when the object
-// turned out unreadable midway and is quarantined whole instead.
-func (rt *router) removeWritten(ctx context.Context) error {
-	for _, ob := range slices.Concat(rt.silverObjs, rt.discObjs) {
-		if err := rt.d.Lake.Delete(ctx, ob.Key); err != nil {
-			return validate.StoreError(err, "route: remove %q", ob.Key)
-		}
-	}
-	rt.silverObjs, rt.discObjs = nil, nil
-	return nil
-}
-
 // partitionDays returns the UTC day (days since 1970-01-01) of each value
-// of a timestamp or date column, nullDay for NULL, reusing buf. A
+// of a timestamp or date column, layout.NullDay for NULL, reusing buf. A
 // timestamp without a time zone is taken as UTC.
 func partitionDays(a arrow.Array, buf []int64) []int64 {
 	n := a.Len()
@@ -453,11 +351,11 @@ func partitionDays(a arrow.Array, buf []int64) []int64 {
 	case *array.Date64:
 		value = func(i int) int64 { return floorDiv(int64(a.Value(i)), 86400e3) }
 	default:
-		panic(fmt.Sprintf("route: partition column of type %s (validate.Open admits only timestamps and dates)", a.DataType()))
+		panic(fmt.Sprintf("route: partition column of type %s (bronze admits only timestamps and dates)", a.DataType()))
 	}
 	for i := range n {
 		if a.IsNull(i) {
-			buf[i] = nullDay
+			buf[i] = layout.NullDay
 		} else {
 			buf[i] = value(i)
 		}

@@ -4,13 +4,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/medallionlake/lake/internal/bronze"
+	"github.com/medallionlake/lake/internal/catalog"
 	"github.com/medallionlake/lake/internal/lakeparquet"
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/validate"
 )
-
-// DefaultMaxOpenPartitions is Deps.MaxOpenPartitions when it is 0.
-const DefaultMaxOpenPartitions = 64
 
 // maxPartitionsOut caps Output.Partitions (the route record has them all).
 const maxPartitionsOut = 1000
@@ -21,31 +20,29 @@ type Deps struct {
 	// Archive is where the original objects are kept (in AWS a separate,
 	// Object Lock bucket); nil means the lake store, under archive/.
 	Archive store.Store
-	// MaxOpenPartitions caps the silver partition writers open at once:
-	// each holds a row group being built and an upload in flight. An
-	// object whose rows span more partitions is written in several
-	// passes, each over at most this many partitions, so that every
-	// partition still gets one object (0: DefaultMaxOpenPartitions).
-	MaxOpenPartitions int
 	// Writer tunes the Parquet objects written (zero value: defaults).
 	Writer lakeparquet.Options
+	// Memory bounds what the silver partitions' objects hold while they
+	// are built (0: lakeparquet.DefaultPartitionMemory).
+	Memory int64
 }
 
 // Input is the route step's input: the validate step's output.
 type Input = validate.Output
 
-// Output is the route step's output: counts and keys, no row data.
+// Output is the route step's output: counts and keys, no row data. It is
+// also the start of the route record, which has everything in full.
 type Output struct {
 	Key   string `json:"key"`
 	ETag  string `json:"etag"`
 	Table string `json:"table"`
 	Stem  string `json:"stem"`
-	// Verdict is the verdict routed by (the route step's own evaluation),
-	// or DONE when there was nothing to do.
-	Verdict validate.Verdict  `json:"verdict"`
-	Reason  string            `json:"reason,omitempty"`
-	Problem *validate.Problem `json:"problem,omitempty"`
-	// AlreadyRouted: the route record existed (a duplicate event or a
+	// Verdict is the verdict routed by, or DONE when there was nothing to
+	// do (the object was replaced since it was validated).
+	Verdict validate.Verdict `json:"verdict"`
+	Reason  string           `json:"reason,omitempty"`
+	Problem *bronze.Problem  `json:"problem,omitempty"`
+	// AlreadyRouted: the route record existed (a duplicate event, or a
 	// retry after the record was written); the rest is the record's.
 	AlreadyRouted bool `json:"already_routed,omitempty"`
 
@@ -61,32 +58,40 @@ type Output struct {
 
 	ArchiveKey    string `json:"archive_key"`
 	QuarantineKey string `json:"quarantine_key,omitempty"`
-	ResultKey     string `json:"result_key"`
+	ResultKey     string `json:"result_key,omitempty"`
 	RecordKey     string `json:"record_key"`
 }
 
 // Record is the route record at _meta/routes/<table>/<stem>.json, written
-// last: its presence means the object version is routed.
+// last: its presence means the object version is routed. It is the commit
+// step's input: everything that step registers is here, so it reads
+// nothing else.
 type Record struct {
 	Output
-	RulesNow  time.Time            `json:"rules_now"`
-	RoutedAt  time.Time            `json:"routed_at"`
-	Silver    []lakeparquet.Object `json:"silver"`
-	Discarded []lakeparquet.Object `json:"discarded"`
-	// AllPartitions are every silver partition written.
-	AllPartitions []string `json:"all_partitions,omitempty"`
+	RulesNow time.Time `json:"rules_now"`
+	RoutedAt time.Time `json:"routed_at"`
+	// Silver are the silver objects with their partitions
+	// ("<name>=<value>").
+	Silver    []lakeparquet.PartitionObject `json:"silver"`
+	Discarded []lakeparquet.Object          `json:"discarded"`
+	// PartitionName is the silver table's partition column.
+	PartitionName string `json:"partition_name"`
+	// SilverColumns and DiscardedColumns are the objects' columns as the
+	// catalog types them, in order.
+	SilverColumns    []catalog.Column `json:"silver_columns,omitempty"`
+	DiscardedColumns []catalog.Column `json:"discarded_columns,omitempty"`
 }
 
 // QuarantineReport is discarded/<table>/quarantine/<stem>/report.json.
 type QuarantineReport struct {
-	Object        string           `json:"object"` // the bronze key
-	ETag          string           `json:"etag"`
-	Size          int64            `json:"size"`
-	Table         string           `json:"table"`
-	Problem       validate.Problem `json:"problem"`
-	QuarantinedAt time.Time        `json:"quarantined_at"`
-	Quarantine    string           `json:"quarantine"` // the copy next to this report
-	Archive       string           `json:"archive"`
+	Object        string         `json:"object"` // the bronze key
+	ETag          string         `json:"etag"`
+	Size          int64          `json:"size"`
+	Table         string         `json:"table"`
+	Problem       bronze.Problem `json:"problem"`
+	QuarantinedAt time.Time      `json:"quarantined_at"`
+	Quarantine    string         `json:"quarantine"` // the copy next to this report
+	Archive       string         `json:"archive"`
 }
 
 // ConservationError means the rows written to silver and discarded do not
@@ -101,4 +106,17 @@ type ConservationError struct {
 func (e *ConservationError) Error() string {
 	return fmt.Sprintf("route: %s: rows in %d != silver %d + discarded %d (%s); the object stays in bronze",
 		e.Key, e.RowsIn, e.Silver, e.Discarded, e.Detail)
+}
+
+// ResultMismatchError means the validate step's result handed to route is
+// not the object's: it names another object or version, or covers another
+// number of rows. Nothing is written; the object stays in bronze. Not
+// retryable: validate the object again.
+type ResultMismatchError struct {
+	Key    string
+	Detail string
+}
+
+func (e *ResultMismatchError) Error() string {
+	return fmt.Sprintf("route: %s: the validation result does not belong to this object: %s; the object stays in bronze", e.Key, e.Detail)
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"path/filepath"
 	"sync/atomic"
@@ -93,8 +94,10 @@ func TestCopySourceChangedSize(t *testing.T) {
 	src := newCounting(t, []byte("0123456789"))
 	// a store whose Get reports a size the body does not have
 	lying := &lyingSize{Store: src}
-	if _, err := store.Copy(t.Context(), src, "dst", lying, "obj"); err == nil {
-		t.Fatal("Copy of a source that ended short succeeded")
+	_, err := store.Copy(t.Context(), src, "dst", lying, "obj", "")
+	var su *store.StoreUnavailableError
+	if !errors.As(err, &su) {
+		t.Fatalf("Copy of a source that ended short: err=%v (%T), want a retryable *store.StoreUnavailableError", err, err)
 	}
 	if _, err := src.Stat(t.Context(), "dst"); err == nil {
 		t.Error("a truncated copy was published")

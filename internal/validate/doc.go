@@ -1,16 +1,14 @@
 // Package validate is the pipeline's validate step: for one bronze object
-// (bronze/landing/<table>/...) it resolves the table's contract and DQDL
-// ruleset, checks the object's columns against the table's schema
-// (_meta/tables/<table>/schema.json, written by ingest), evaluates the
-// ruleset in one streaming pass (internal/dq), keeps the full Glue-shaped
-// result under _meta/dq/<table>/<stem>.json and returns only counts, the
-// verdict and keys, small enough for any Step Functions payload.
+// version (bronze/landing/<table>/...) it resolves the table's contract
+// and DQDL ruleset (internal/bronze), evaluates the ruleset in one
+// streaming pass over the rules' columns (internal/dq), and keeps two
+// results keyed by the object's stem (its key and ETag): the Glue-shaped
+// result at _meta/dq/<table>/<stem>.json, and the row-level outcome, the
+// row log, at _meta/dqrows/<table>/<stem>.rowlog, which the route step
+// splits the rows by without evaluating anything again. It returns only
+// counts, the verdict and keys, small enough for any Step Functions
+// payload; that output is the route step's input.
 //
-// It also owns what the validate and route steps share: the lake layout of
-// the route step's outputs (Keys), the deterministic object stem, opening
-// and checking a bronze object (Open), and the named errors the state
-// machine retries or catches. The route step (internal/route) imports it.
-//
-// Imported by internal/route, the validate Lambda and the lake command.
-// docs/route.md describes the layout, the verdicts and the bad-input rules.
+// Imported by the route step, the pipeline's tasks and the lake command.
+// docs/route.md describes the verdicts and the bad-input rules.
 package validate

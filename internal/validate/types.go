@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/medallionlake/lake/internal/bronze"
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/dq"
 	"github.com/medallionlake/lake/internal/store"
@@ -11,14 +12,14 @@ import (
 
 // Deps are what the validate step works with.
 type Deps struct {
-	// Lake is the lake's store (bronze, silver, discarded, _meta).
+	// Lake is the lake's store (bronze, _meta).
 	Lake store.Store
 	// Tables are the table contracts (contract.LoadDir); each names its
 	// DQDL ruleset file.
 	Tables []*contract.Table
 	// Now is the clock for the times recorded in outputs; nil means
 	// time.Now. Rules' now() is the object's Last-Modified time instead
-	// (see Open).
+	// (bronze.Object.RulesNow).
 	Now func() time.Time
 }
 
@@ -30,16 +31,17 @@ func (d Deps) Clock() time.Time {
 	return time.Now().UTC()
 }
 
-// Input is the validate step's input: one bronze object, as the S3
-// "Object Created" event names it (the pipeline maps the event to it).
+// Input is the validate step's input: one bronze object version, as the
+// S3 "Object Created" event names it (the state machine maps the event to
+// it).
 type Input struct {
 	// Key is the object's key in the lake (no bucket, no lake prefix).
 	Key string `json:"key"`
 	// ETag is the version the event is about; empty means whatever is
 	// there now.
 	ETag string `json:"etag,omitempty"`
-	// Size is the size the event reported (informational: the step
-	// uses the size the store reports).
+	// Size is the size the event reported (informational: the step uses
+	// the size the store reports).
 	Size int64 `json:"size,omitempty"`
 }
 
@@ -51,35 +53,18 @@ const (
 	Pass   = Verdict(dq.Pass)   // every row goes to silver
 	Split  = Verdict(dq.Split)  // valid rows to silver, invalid ones to discarded
 	Reject = Verdict(dq.Reject) // the whole object to discarded (rows, or quarantine if unusable)
-	// Done: nothing to do. The object version was already routed (a
-	// duplicate event or a retried execution), or the object was
-	// replaced since the event (the new version has its own event).
+	// Done: nothing to do. The object version was routed and committed
+	// already (a duplicate event or a retried execution), or the object
+	// was replaced since the event (the new version has its own event).
 	Done Verdict = "DONE"
 )
-
-// Problem kinds: why an object is unusable.
-const (
-	ProblemEmpty         = "empty"          // zero bytes
-	ProblemNotParquet    = "not_parquet"    // no Parquet magic (CSV, JSON, anything else)
-	ProblemTruncated     = "truncated"      // starts like Parquet, footer missing
-	ProblemCorrupt       = "corrupt"        // footer or pages cannot be decoded
-	ProblemMissingColumn = "missing_column" // a table or contract column is absent
-	ProblemWrongType     = "wrong_type"     // a column's type differs from the table's
-	ProblemExtraColumn   = "extra_column"   // a column the table does not have
-)
-
-// Problem says why an object is unusable: it is quarantined whole.
-type Problem struct {
-	Kind   string `json:"kind"`
-	Detail string `json:"detail"`
-}
-
-func (p *Problem) String() string { return p.Kind + ": " + p.Detail }
 
 // maxReason bounds the free-text fields of outputs; the full text is in
 // the result under _meta/dq/.
 const maxReason = 1024
 
+// Clip shortens s to about 1 KiB for a state's output, saying how much
+// was left out.
 func Clip(s string) string {
 	if len(s) <= maxReason {
 		return s
@@ -93,7 +78,7 @@ func Clip(s string) string {
 
 // Output is the validate step's output: counts, the verdict and keys,
 // never row data, so it stays a few KiB whatever the object or ruleset.
-// It is also the route step's input.
+// It is the route step's input.
 type Output struct {
 	Key   string `json:"key"`
 	ETag  string `json:"etag"`
@@ -107,7 +92,11 @@ type Output struct {
 	Reason string `json:"reason,omitempty"`
 	// Problem is set when the object is unusable (verdict REJECT): it is
 	// quarantined whole.
-	Problem *Problem `json:"problem,omitempty"`
+	Problem *bronze.Problem `json:"problem,omitempty"`
+	// Routed is set when the object version was routed already but is
+	// still in bronze (its commit did not finish): the route step hands
+	// its record on to the commit again.
+	Routed bool `json:"routed,omitempty"`
 
 	Rows           int64   `json:"rows"`
 	RowsPassed     int64   `json:"rows_passed"`
@@ -117,13 +106,17 @@ type Output struct {
 	RulesFailed    int64   `json:"rules_failed"`
 	Score          float64 `json:"score"`
 
-	// ResultKey is the full result's key (_meta/dq/<table>/<stem>.json).
-	ResultKey string `json:"result_key"`
+	// ResultKey is the Glue-shaped result's key
+	// (_meta/dq/<table>/<stem>.json).
+	ResultKey string `json:"result_key,omitempty"`
+	// RowLogKey is the row log's key (_meta/dqrows/<table>/<stem>.rowlog),
+	// set when the object was evaluated.
+	RowLogKey string `json:"row_log_key,omitempty"`
 }
 
-// ResultRecord is what _meta/dq/<table>/<stem>.json holds: the object, when
-// it was evaluated, and the full Glue-shaped result (or the problem that
-// made the object unusable).
+// ResultRecord is what _meta/dq/<table>/<stem>.json holds (one line of the
+// meta.dq_results table): the object, when it was evaluated, and the full
+// Glue-shaped result, or the problem that made the object unusable.
 type ResultRecord struct {
 	Key   string `json:"key"`
 	ETag  string `json:"etag"`
@@ -133,10 +126,11 @@ type ResultRecord struct {
 	Ruleset string `json:"ruleset"`
 	// RulesNow is the instant the rules' now() meant: the object's
 	// Last-Modified time.
-	RulesNow    time.Time  `json:"rules_now"`
-	EvaluatedAt time.Time  `json:"evaluated_at"`
-	Step        string     `json:"step"` // "validate" or "route"
-	Verdict     Verdict    `json:"verdict"`
-	Problem     *Problem   `json:"problem,omitempty"`
-	Result      *dq.Result `json:"result,omitempty"`
+	RulesNow    time.Time       `json:"rules_now"`
+	EvaluatedAt time.Time       `json:"evaluated_at"`
+	Verdict     Verdict         `json:"verdict"`
+	Problem     *bronze.Problem `json:"problem,omitempty"`
+	Result      *dq.Result      `json:"result,omitempty"`
+	// RowLog is the row log's key.
+	RowLog string `json:"row_log,omitempty"`
 }

@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medallionlake/lake/internal/bronze"
+	vt "github.com/medallionlake/lake/internal/bronze/bronzetest"
 	"github.com/medallionlake/lake/internal/contract"
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/validate"
-	vt "github.com/medallionlake/lake/internal/validate/validatetest"
 )
 
 const key = "bronze/landing/orders/20260101T000000.000000Z_20260102T000000.000000Z/all/part-0.parquet"
@@ -26,75 +28,6 @@ var day = time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
 func deps(l *vt.Lake) validate.Deps { return validate.Deps{Lake: l.Store, Tables: l.Tables} }
 
 var goodRows = vt.GoodRows
-
-func TestTableOf(t *testing.T) {
-	for _, tc := range []struct {
-		key, table string
-		ok         bool
-	}{
-		{key, "orders", true},
-		{"bronze/landing/orders/x.parquet", "orders", true},
-		{"bronze/landing/orders", "", false},
-		{"bronze/landing/orders/", "", false},
-		{"silver/staging/orders/x.parquet", "", false},
-		{"bronze/landing/../x/y.parquet", "", false},
-		{"/bronze/landing/orders/x.parquet", "", false},
-	} {
-		t.Run(tc.key, func(t *testing.T) {
-			got, err := validate.TableOf(tc.key)
-			var ke *validate.ObjectKeyError
-			if tc.ok != (err == nil) || (err != nil && !errors.As(err, &ke)) {
-				t.Fatalf("TableOf(%q) error %v (%T), want ok=%v or *ObjectKeyError", tc.key, err, err, tc.ok)
-			}
-			if got != tc.table {
-				t.Fatalf("TableOf(%q)=%q, want %q", tc.key, got, tc.table)
-			}
-		})
-	}
-}
-
-func TestStem(t *testing.T) {
-	s := validate.Stem(key, "abc")
-	if got, want := s, "20260101T000000.000000Z_20260102T000000.000000Z_all_part-0-"; !strings.HasPrefix(got, want) || len(got) != len(want)+12 {
-		t.Fatalf("Stem=%q, want %q + 12 hex digits", got, want)
-	}
-	if got := validate.Stem(key, `"abc"`); got != s {
-		t.Errorf("quoted ETag gives %q, unquoted %q: want equal", got, s)
-	}
-	if got := validate.Stem(key, "abd"); got == s {
-		t.Errorf("another ETag gives the same stem %q", got)
-	}
-	if got := validate.Stem(strings.Replace(key, "part-0", "part-1", 1), "abc"); got == s {
-		t.Errorf("another key gives the same stem %q", got)
-	}
-	long := "bronze/landing/orders/" + strings.Repeat("é", 400) + ".parquet"
-	ls := validate.Stem(long, "e")
-	k := validate.KeysFor("orders", long, "e")
-	for _, key := range []string{k.Archive(), k.Silver("dt=2026-01-01", 3), k.DiscardedRows(0), k.RouteRecord()} {
-		if err := store.ValidateKey(key); err != nil || len(ls) > 200 {
-			t.Errorf("long key gives stem of %d bytes, key %q: %v", len(ls), key, err)
-		}
-	}
-}
-
-func TestKeys(t *testing.T) {
-	k := validate.KeysFor("orders", key, "e1")
-	s := k.Stem
-	for _, tc := range []struct{ got, want string }{
-		{k.Archive(), "archive/orders/" + s + "/part-0.parquet"},
-		{k.Quarantine(), "discarded/orders/quarantine/" + s + "/part-0.parquet"},
-		{k.QuarantineReport(), "discarded/orders/quarantine/" + s + "/report.json"},
-		{k.DiscardedRows(0), "discarded/orders/rows/" + s + ".parquet"},
-		{k.DiscardedRows(2), "discarded/orders/rows/" + s + "-2.parquet"},
-		{k.Silver("dt=2026-01-01", 0), "silver/staging/orders/dt=2026-01-01/" + s + ".parquet"},
-		{k.DQResult(), "_meta/dq/orders/" + s + ".json"},
-		{k.RouteRecord(), "_meta/routes/orders/" + s + ".json"},
-	} {
-		if tc.got != tc.want {
-			t.Errorf("key %q, want %q", tc.got, tc.want)
-		}
-	}
-}
 
 func TestValidateVerdicts(t *testing.T) {
 	bad := goodRows(10)
@@ -120,7 +53,7 @@ func TestValidateVerdicts(t *testing.T) {
 			if out.Verdict != tc.verdict || out.Rows != tc.rows_ || out.RowsPassed != tc.passed || out.RowsFailed != tc.failed {
 				t.Fatalf("verdict %s rows %d/%d/%d, want %s %d/%d/%d (%s)", out.Verdict, out.Rows, out.RowsPassed, out.RowsFailed, tc.verdict, tc.rows_, tc.passed, tc.failed, out.Reason)
 			}
-			if out.Problem != nil || out.ETag != info.ETag || out.Table != "orders" || out.Stem != validate.Stem(key, info.ETag) {
+			if out.Problem != nil || out.ETag != info.ETag || out.Table != "orders" || out.Stem != layout.Stem(key, info.ETag) {
 				t.Errorf("output %+v", out)
 			}
 			var rec validate.ResultRecord
@@ -134,7 +67,38 @@ func TestValidateVerdicts(t *testing.T) {
 			if _, err := l.Store.Stat(context.Background(), key); err != nil {
 				t.Errorf("bronze object after validate: %v", err)
 			}
+			if out.RowLogKey != layout.KeysFor("orders", key, info.ETag).RowLog() || rec.RowLog != out.RowLogKey {
+				t.Errorf("row log key %q (record %q), want the stem's", out.RowLogKey, rec.RowLog)
+			}
+			if _, err := l.Store.Stat(context.Background(), out.RowLogKey); err != nil {
+				t.Errorf("row log: %v", err)
+			}
 		})
+	}
+}
+
+// TestValidateRouted: an object still in bronze whose route record exists
+// (its commit did not finish) is not evaluated again: validate hands on
+// the stored verdict with Routed set.
+func TestValidateRouted(t *testing.T) {
+	ctx := context.Background()
+	l := vt.NewLake(t)
+	bad := goodRows(4)
+	bad[1].Status = vt.P("paid")
+	info := vt.Put(t, l.Store, key, vt.OrdersParquet(t, bad))
+	first, err := validate.Validate(ctx, deps(l), validate.Input{Key: key, ETag: info.ETag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vt.Put(t, l.Store, layout.KeysFor("orders", key, info.ETag).RouteRecord(), []byte("{}\n"))
+	d := deps(l)
+	d.Lake = flakyStore{Store: l.Store, failReads: true} // an evaluation would read the object
+	again, err := validate.Validate(ctx, d, validate.Input{Key: key, ETag: info.ETag})
+	if err != nil {
+		t.Fatalf("Validate of a routed object: %v", err)
+	}
+	if !again.Routed || again.Verdict != first.Verdict || again.RowsFailed != first.RowsFailed || again.RowLogKey != first.RowLogKey {
+		t.Errorf("routed object: %+v, want the first evaluation's %+v with Routed", again, first)
 	}
 }
 
@@ -169,15 +133,15 @@ func TestValidateErrors(t *testing.T) {
 	ctx := context.Background()
 	l := vt.NewLake(t)
 	d := deps(l)
-	var ke *validate.ObjectKeyError
+	var ke *bronze.ObjectKeyError
 	if _, err := validate.Validate(ctx, d, validate.Input{Key: "silver/staging/orders/x.parquet"}); !errors.As(err, &ke) {
 		t.Errorf("key outside landing: %v (%T), want *ObjectKeyError", err, err)
 	}
-	var ute *validate.UnknownTableError
+	var ute *bronze.UnknownTableError
 	if _, err := validate.Validate(ctx, d, validate.Input{Key: "bronze/landing/customers/x.parquet"}); !errors.As(err, &ute) || ute.Table != "customers" {
 		t.Errorf("unknown table: %v (%T), want *UnknownTableError", err, err)
 	}
-	var nf *validate.ObjectNotFoundError
+	var nf *bronze.ObjectNotFoundError
 	if _, err := validate.Validate(ctx, d, validate.Input{Key: key, ETag: "e"}); !errors.As(err, &nf) {
 		t.Errorf("missing object: %v (%T), want *ObjectNotFoundError", err, err)
 	}
@@ -186,7 +150,7 @@ func TestValidateErrors(t *testing.T) {
 	}
 
 	// gone, but routed at this ETag: DONE
-	vt.Put(t, l.Store, validate.KeysFor("orders", key, "e").RouteRecord(), []byte("{}"))
+	vt.Put(t, l.Store, layout.KeysFor("orders", key, "e").RouteRecord(), []byte("{}"))
 	out, err := validate.Validate(ctx, d, validate.Input{Key: key, ETag: `"e"`})
 	if err != nil || out.Verdict != validate.Done {
 		t.Errorf("routed object: %+v, %v; want DONE", out, err)
@@ -198,7 +162,7 @@ func TestValidateErrors(t *testing.T) {
 	if err != nil || out.Verdict != validate.Done || !strings.Contains(out.Reason, "superseded") {
 		t.Errorf("replaced object: %+v, %v; want DONE superseded", out, err)
 	}
-	if _, err := l.Store.Stat(ctx, validate.KeysFor("orders", key, info.ETag).DQResult()); !errors.Is(err, store.ErrNotFound) {
+	if _, err := l.Store.Stat(ctx, layout.KeysFor("orders", key, info.ETag).DQResult()); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("superseded event wrote a result: %v", err)
 	}
 
@@ -210,7 +174,7 @@ func TestValidateErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ce *validate.ContractError
+	var ce *bronze.ContractError
 	if _, err := validate.Validate(ctx, validate.Deps{Lake: l.Store, Tables: tables}, validate.Input{Key: key}); !errors.As(err, &ce) {
 		t.Errorf("bad ruleset: %v (%T), want *ContractError", err, err)
 	}
@@ -280,6 +244,7 @@ func TestValidateStoreUnavailable(t *testing.T) {
 	}{
 		{"read", func(s store.Store) store.Store { return flakyStore{Store: s, failReads: true} }},
 		{"write result", func(s store.Store) store.Store { return flakyStore{Store: s, failPut: "_meta/dq/"} }},
+		{"write row log", func(s store.Store) store.Store { return flakyStore{Store: s, failPut: "_meta/dqrows/"} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := vt.NewLake(t)

@@ -1,6 +1,6 @@
 // Command ingest is the state machine's Ingest task: it extracts one work item of a plan into bronze, or commits a plan's watermark.
 // It reads its configuration once at init (see pipeline.FromEnv) and runs
-// pipeline.(*Pipeline).Ingest for each invocation.
+// its task (pipeline.Pipeline.Handler) for each invocation.
 package main
 
 import (
@@ -10,5 +10,5 @@ import (
 )
 
 func main() {
-	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{Source: true}).Ingest)
+	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{Source: true}).Handler("ingest"))
 }

@@ -1,6 +1,6 @@
 // Command plan is the state machine's Plan task: it plans ingest work: each table's cursor interval and key ranges.
 // It reads its configuration once at init (see pipeline.FromEnv) and runs
-// pipeline.(*Pipeline).Plan for each invocation.
+// its task (pipeline.Pipeline.Handler) for each invocation.
 package main
 
 import (
@@ -10,5 +10,5 @@ import (
 )
 
 func main() {
-	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{Source: true}).Plan)
+	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{Source: true}).Handler("plan"))
 }

@@ -1,6 +1,6 @@
 // Command recordfailure is the state machine's RecordFailure task: it keeps a record of a failed execution under _meta/failures/.
 // It reads its configuration once at init (see pipeline.FromEnv) and runs
-// pipeline.(*Pipeline).RecordFailure for each invocation.
+// its task (pipeline.Pipeline.Handler) for each invocation.
 package main
 
 import (
@@ -10,5 +10,5 @@ import (
 )
 
 func main() {
-	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{}).RecordFailure)
+	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{}).Handler("recordfailure"))
 }

@@ -1,6 +1,6 @@
 // Command route is the state machine's Route task: it archives a bronze object and routes its rows to silver and discarded.
 // It reads its configuration once at init (see pipeline.FromEnv) and runs
-// pipeline.(*Pipeline).Route for each invocation.
+// its task (pipeline.Pipeline.Handler) for each invocation.
 package main
 
 import (
@@ -10,5 +10,5 @@ import (
 )
 
 func main() {
-	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{}).Route)
+	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{}).Handler("route"))
 }

@@ -1,6 +1,6 @@
 // Command validate is the state machine's Validate task: it evaluates a bronze object's DQDL ruleset and returns the verdict.
 // It reads its configuration once at init (see pipeline.FromEnv) and runs
-// pipeline.(*Pipeline).Validate for each invocation.
+// its task (pipeline.Pipeline.Handler) for each invocation.
 package main
 
 import (
@@ -10,5 +10,5 @@ import (
 )
 
 func main() {
-	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{}).Validate)
+	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{}).Handler("validate"))
 }

@@ -701,18 +701,42 @@ func testReaderAt(t *testing.T, s store.Store) {
 
 func testCopy(t *testing.T, s store.Store) {
 	content, _ := io.ReadAll(randomBytes(3, 1<<20+3))
-	put(t, s, "bronze/landing/orders/a.parquet", content)
-	info, err := store.Copy(t.Context(), s, "archive/orders/a.parquet", s, "bronze/landing/orders/a.parquet")
-	if err != nil {
-		t.Fatalf("Copy: %v", err)
+	src := put(t, s, "bronze/landing/orders/a.parquet", content)
+	for _, tc := range []struct {
+		description string
+		ifMatch     string
+	}{
+		{"any version", ""},
+		{"the current version", src.ETag},
+		{"the current version, unquoted", store.NormalizeETag(src.ETag)},
+	} {
+		t.Run(tc.description, func(t *testing.T) {
+			info, err := store.Copy(t.Context(), s, "archive/orders/a.parquet", s, "bronze/landing/orders/a.parquet", tc.ifMatch)
+			if err != nil {
+				t.Fatalf("Copy: %v", err)
+			}
+			if info.Size != int64(len(content)) {
+				t.Errorf("Copy: Size=%d, want %d", info.Size, len(content))
+			}
+			if got, want := store.NormalizeETag(info.ETag), store.NormalizeETag(src.ETag); got != want {
+				t.Errorf("Copy: ETag=%s, want the source's %s", got, want)
+			}
+			if got, _ := get(t, s, "archive/orders/a.parquet"); !bytes.Equal(got, content) {
+				t.Errorf("copy differs from the source (%d bytes, want %d)", len(got), len(content))
+			}
+		})
 	}
-	if info.Size != int64(len(content)) {
-		t.Errorf("Copy: Size=%d, want %d", info.Size, len(content))
-	}
-	if got, _ := get(t, s, "archive/orders/a.parquet"); !bytes.Equal(got, content) {
-		t.Errorf("copy differs from the source (%d bytes, want %d)", len(got), len(content))
-	}
-	if _, err := store.Copy(t.Context(), s, "archive/x", s, "missing"); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("Copy of a missing object: err=%v, want ErrNotFound", err)
-	}
+	t.Run("another version", func(t *testing.T) {
+		if _, err := store.Copy(t.Context(), s, "archive/orders/b.parquet", s, "bronze/landing/orders/a.parquet", `"0123456789abcdef0123456789abcdef"`); !errors.Is(err, store.ErrPreconditionFailed) {
+			t.Errorf("Copy of another version: err=%v, want ErrPreconditionFailed", err)
+		}
+		if _, err := s.Stat(t.Context(), "archive/orders/b.parquet"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a failed Copy left its destination: Stat err=%v", err)
+		}
+	})
+	t.Run("missing source", func(t *testing.T) {
+		if _, err := store.Copy(t.Context(), s, "archive/x", s, "missing", ""); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Copy of a missing object: err=%v, want ErrNotFound", err)
+		}
+	})
 }

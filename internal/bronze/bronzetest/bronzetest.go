@@ -1,14 +1,13 @@
-// Package validatetest builds what the validate and route tests need: a
+// Package bronzetest builds what the validate, route and dq tests need: a
 // lake in a temporary folder with the repository's table contracts and
 // the orders table's schema.json as ingest writes it, and bronze Parquet
 // objects of orders-shaped rows with chosen defects. Imported only by
 // tests and benchmarks.
-package validatetest
+package bronzetest
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"path/filepath"
@@ -24,7 +23,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
 	"github.com/medallionlake/lake/internal/contract"
-	"github.com/medallionlake/lake/internal/ingest"
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/store/filestore"
 	"github.com/medallionlake/lake/internal/testenv"
@@ -89,15 +88,11 @@ func NewLake(t testing.TB) *Lake {
 // WriteOrdersSchema writes _meta/tables/orders/schema.json as ingest does.
 func WriteOrdersSchema(t testing.TB, st store.Store) {
 	t.Helper()
-	ts := ingest.TableSchema{Table: "orders", Source: "public.orders", PrimaryKey: []string{"order_id"}, Cursor: "updated_at"}
+	ts := layout.TableSchema{Table: "orders", Source: "public.orders", PrimaryKey: []string{"order_id"}, Cursor: "updated_at"}
 	for i, f := range OrdersSchema.Fields() {
-		ts.Columns = append(ts.Columns, ingest.ColumnSchema{Name: f.Name, Type: pgTypes[i], Arrow: f.Type.String(), Nullable: f.Name != "created_at" && f.Name != "updated_at"})
+		ts.Columns = append(ts.Columns, layout.ColumnSchema{Name: f.Name, Type: pgTypes[i], Arrow: f.Type.String(), Nullable: f.Name != "created_at" && f.Name != "updated_at"})
 	}
-	b, err := json.MarshalIndent(ts, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.Put(context.Background(), ingest.SchemaKey("orders"), bytes.NewReader(b), nil); err != nil {
+	if _, err := store.PutJSON(context.Background(), st, layout.SchemaKey("orders"), ts, nil); err != nil {
 		t.Fatal(err)
 	}
 }

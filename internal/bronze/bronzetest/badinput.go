@@ -1,4 +1,4 @@
-package validatetest
+package bronzetest
 
 import (
 	"bytes"
@@ -8,7 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
-	"github.com/medallionlake/lake/internal/validate"
+	"github.com/medallionlake/lake/internal/bronze"
 )
 
 // BadInput is an unusable object and the problem kind it must be
@@ -46,13 +46,13 @@ func BadInputs(t testing.TB) []BadInput {
 	}
 	without := func(i int) []arrow.Field { return append(append([]arrow.Field{}, f[:i]...), f[i+1:]...) }
 	return []BadInput{
-		{"zero bytes", validate.ProblemEmpty, nil},
-		{"not parquet", validate.ProblemNotParquet, []byte("hello, this is not a Parquet file at all\n")},
-		{"csv", validate.ProblemNotParquet, []byte("order_id,customer_id,status,amount,currency,created_at,updated_at\n1,2,PAID,9.99,EUR,2026-01-01,2026-01-01\n")},
-		{"truncated", validate.ProblemTruncated, good[:len(good)/2]},
-		{"missing column", validate.ProblemMissingColumn, mk(without(4), ord)},
-		{"wrong type", validate.ProblemWrongType, mk(append(without(3)[:3], append([]arrow.Field{{Name: "amount", Type: arrow.PrimitiveTypes.Float64, Nullable: true}}, without(3)[3:]...)...), ord)},
-		{"extra column", validate.ProblemExtraColumn, mk(append(append([]arrow.Field{}, f...), arrow.Field{Name: "note", Type: arrow.BinaryTypes.String, Nullable: true}), ord)},
+		{"zero bytes", bronze.ProblemEmpty, nil},
+		{"not parquet", bronze.ProblemNotParquet, []byte("hello, this is not a Parquet file at all\n")},
+		{"csv", bronze.ProblemNotParquet, []byte("order_id,customer_id,status,amount,currency,created_at,updated_at\n1,2,PAID,9.99,EUR,2026-01-01,2026-01-01\n")},
+		{"truncated", bronze.ProblemTruncated, good[:len(good)/2]},
+		{"missing column", bronze.ProblemMissingColumn, mk(without(4), ord)},
+		{"wrong type", bronze.ProblemWrongType, mk(append(without(3)[:3], append([]arrow.Field{{Name: "amount", Type: arrow.PrimitiveTypes.Float64, Nullable: true}}, without(3)[3:]...)...), ord)},
+		{"extra column", bronze.ProblemExtraColumn, mk(append(append([]arrow.Field{}, f...), arrow.Field{Name: "note", Type: arrow.BinaryTypes.String, Nullable: true}), ord)},
 	}
 }
 

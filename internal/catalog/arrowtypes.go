@@ -1,12 +1,10 @@
-package crawl
+package catalog
 
 import (
 	"fmt"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
-
-	"github.com/medallionlake/lake/internal/catalog"
 )
 
 // HiveType is the catalog type (Glue/Athena spelling) of an Arrow type, as
@@ -86,20 +84,30 @@ func elemType(format string, elem arrow.DataType) (string, error) {
 // Columns are the catalog columns of an Arrow schema, named in lower case
 // (Glue and Athena fold names to lower case; two fields that differ only in
 // case are refused).
-func Columns(s *arrow.Schema) ([]catalog.Column, error) {
-	cols := make([]catalog.Column, 0, s.NumFields())
+func Columns(s *arrow.Schema) ([]Column, error) {
+	cols := make([]Column, 0, s.NumFields())
 	seen := map[string]bool{}
 	for _, f := range s.Fields() {
 		name := strings.ToLower(f.Name)
 		if seen[name] {
-			return nil, fmt.Errorf("crawl: two columns named %q (names are case-insensitive in the catalog)", name)
+			return nil, fmt.Errorf("catalog: two columns named %q (names are case-insensitive in the catalog)", name)
 		}
 		seen[name] = true
 		typ, err := HiveType(f.Type)
 		if err != nil {
-			return nil, fmt.Errorf("crawl: column %q: %w", f.Name, err)
+			return nil, fmt.Errorf("catalog: column %q: %w", f.Name, err)
 		}
-		cols = append(cols, catalog.Column{Name: name, Type: typ})
+		cols = append(cols, Column{Name: name, Type: typ})
 	}
 	return cols, nil
+}
+
+// UnsupportedTypeError reports an Arrow type that has no catalog type.
+type UnsupportedTypeError struct {
+	Type string
+}
+
+// Error implements error.
+func (e *UnsupportedTypeError) Error() string {
+	return fmt.Sprintf("catalog: Arrow type %s has no catalog (Athena) type", e.Type)
 }
