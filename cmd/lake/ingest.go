@@ -16,6 +16,7 @@ import (
 	"github.com/medallionlake/lake/internal/ingest"
 	"github.com/medallionlake/lake/internal/lakeparquet"
 	"github.com/medallionlake/lake/internal/pgarrow"
+	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/store/storeurl"
 )
 
@@ -116,7 +117,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, name := range names {
 		res, err := in.Run(ctx, ingest.Request{Table: name})
 		if err != nil {
-			sum.Failures = append(sum.Failures, ingestFailure{Table: name, ErrorType: typeName(err), Error: redact(err.Error(), secret)})
+			sum.Failures = append(sum.Failures, ingestFailure{Table: name, ErrorType: typeName(pipeline.WorkflowError("ingest", err)), Error: redact(err.Error(), secret)})
 			fmt.Fprintf(stderr, "lake ingest: %s\n", redact(err.Error(), secret))
 			continue
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,6 +125,33 @@ func TestCommandsEndToEnd(t *testing.T) {
 	for _, want := range []string{"FAILED", "Validate", "RecordFailure", "UnknownTableError", "nosuch"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("lake executions %s lacks %q:\n%s", name, want, out)
+		}
+	}
+}
+
+// TestIngestErrorNames: `lake ingest` names a failure as the ingest Lambda
+// would report it (pipeline.WorkflowError), here a source that refuses
+// connections.
+func TestIngestErrorNames(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	out, _, err := lakeCmd(t, "ingest", "file://"+t.TempDir(), "postgres://lake:pw@"+addr+"/shop?connect_timeout=2")
+	var sum struct {
+		Failures []struct {
+			Table     string `json:"table"`
+			ErrorType string `json:"error_type"`
+		} `json:"failures"`
+	}
+	if jerr := json.Unmarshal([]byte(out), &sum); jerr != nil || len(sum.Failures) == 0 {
+		t.Fatalf("lake ingest printed %q (%v, %v), want a summary with failures", out, err, jerr)
+	}
+	for _, f := range sum.Failures {
+		if f.ErrorType != "SourceUnavailableError" {
+			t.Errorf("table %s failed with %q, want SourceUnavailableError, the name the state machine retries", f.Table, f.ErrorType)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/medallionlake/lake/internal/asl"
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/localrun"
 	"github.com/medallionlake/lake/internal/pipeline"
 )
@@ -17,7 +18,7 @@ import (
 func init() {
 	register(command{
 		name:    "run",
-		summary: "one local execution for a scheduled start, then one per object in bronze/landing/; or any definition with --definition",
+		summary: "one local execution for a scheduled start, then one per object in " + layout.LandingPrefix + "; or any definition with --definition",
 		run:     runCommand,
 	})
 }

@@ -59,7 +59,7 @@ func runPipeline(ctx context.Context, g *globals, in pipeline.StartInput, format
 		}
 		add(in.Source, e)
 	} else {
-		fmt.Fprintln(stderr, "lake run: no --source / LAKE_SOURCE_URL: skipping ingest, processing bronze/landing/ only")
+		fmt.Fprintf(stderr, "lake run: no --source / LAKE_SOURCE_URL: skipping ingest, processing %s only\n", layout.LandingPrefix)
 	}
 	objs, err := loc.runner.Pending(ctx)
 	if err != nil {

@@ -24,7 +24,7 @@ func init() {
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, g := newFlagSet("serve", "[--schedule EXPR] [--poll DURATION] [--table T,...]", stderr)
 	expr := fs.String("schedule", envOr("LAKE_SCHEDULE", "rate(15 minutes)"), "EventBridge schedule expression for ingest, rate(...) or cron(...), UTC; \"off\" for none (env LAKE_SCHEDULE)")
-	poll := fs.Duration("poll", 2*time.Second, "how often bronze/landing/ is checked for new objects")
+	poll := fs.Duration("poll", 2*time.Second, "how often "+layout.LandingPrefix+" is checked for new objects")
 	tables := fs.String("table", "", "comma-separated tables for scheduled starts (default: all)")
 	concurrency := fs.Int("concurrency", 4, "object executions at once")
 	if err := fs.Parse(args); err != nil {

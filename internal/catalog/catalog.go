@@ -120,15 +120,12 @@ type Catalog interface {
 	ListPartitions(ctx context.Context, database, table string) ([]Partition, error)
 }
 
-// CurrentSuffix names a table's latest-version view: silver.orders_current.
-const CurrentSuffix = "_current"
-
 // CurrentViewer is implemented by catalogs that keep views for an engine
 // that reads them from the catalog: the Glue Data Catalog, for Athena.
 // The local catalog keeps none; the query layer makes its views itself.
 // The crawl step checks for it with a type assertion.
 type CurrentViewer interface {
-	// PutCurrentView creates or replaces the view t.Name+CurrentSuffix in
+	// PutCurrentView creates or replaces the view layout.CurrentName(t.Name) in
 	// t's database: the latest version of each primary key of t by its
 	// cursor. t must have a primary key and a cursor.
 	PutCurrentView(ctx context.Context, t *Table) error

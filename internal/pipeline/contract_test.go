@@ -129,12 +129,12 @@ func TestWorkflowError(t *testing.T) {
 		{"a wrapped plain error", fmt.Errorf("ctx: %w", errors.New("x")), "TaskError", "route: ctx: x"},
 	} {
 		t.Run(tc.description, func(t *testing.T) {
-			got := workflowError("route", tc.err)
+			got := WorkflowError("route", tc.err)
 			if name := fmt.Sprintf("%T", got); name != "*pipeline."+tc.want && !strings.HasSuffix(name, "."+tc.want) {
-				t.Errorf("workflowError(%v) is %T, want *%s", tc.err, got, tc.want)
+				t.Errorf("WorkflowError(%v) is %T, want *%s", tc.err, got, tc.want)
 			}
 			if !strings.Contains(got.Error(), tc.msg) {
-				t.Errorf("workflowError(%q) = %q, want it to say %q", tc.err, got, tc.msg)
+				t.Errorf("WorkflowError(%q) = %q, want it to say %q", tc.err, got, tc.msg)
 			}
 		})
 	}

@@ -83,11 +83,12 @@ var ErrorTypes = []ErrorType{
 	errorType[*TaskError](false),
 }
 
-// workflowError returns the named error that err wraps, so that the
+// WorkflowError returns the named error that err wraps, so that the
 // Lambda runtime (and the local interpreter) report that type as the
 // error name; any other error comes back as a *TaskError of task. The
 // named errors' messages carry their own context (table, key, operation).
-func workflowError(task string, err error) error {
+// The lake command names errors by it too.
+func WorkflowError(task string, err error) error {
 	for _, t := range ErrorTypes {
 		if e := t.find(err); e != nil {
 			return e

@@ -104,7 +104,7 @@ func (p *Pipeline) Plan(ctx context.Context, in StartInput) (*PlanOutput, error)
 		}
 		plan, err := p.ing.Plan(ctx, ingest.PlanRequest{Table: name, Parts: parts})
 		if err != nil {
-			return nil, workflowError("plan", err)
+			return nil, WorkflowError("plan", err)
 		}
 		out.Plans = append(out.Plans, *plan)
 	}
@@ -155,7 +155,7 @@ func (p *Pipeline) Ingest(ctx context.Context, in IngestInput) (*ingest.Result, 
 		res, err = p.ing.Commit(ctx, *in.Commit)
 	}
 	if err != nil {
-		return nil, workflowError("ingest", err)
+		return nil, WorkflowError("ingest", err)
 	}
 	return res, nil
 }
@@ -198,7 +198,7 @@ func (p *Pipeline) RecordFailure(ctx context.Context, in FailureInput) (*Failure
 		return nil, &BadInputError{Task: "recordfailure", Reason: err.Error()}
 	}
 	if _, err := store.PutJSON(ctx, p.cfg.Lake, key, rec, nil); err != nil {
-		return nil, workflowError("recordfailure", err)
+		return nil, WorkflowError("recordfailure", err)
 	}
 	return &FailureOutput{Key: key}, nil
 }

@@ -28,7 +28,7 @@ func (p *Pipeline) Validate(ctx context.Context, in ObjectInput) (*validate.Outp
 	}
 	out, err := validate.Validate(ctx, p.validateDeps(), validate.Input{Key: key, ETag: in.ETag, Size: in.Size})
 	if err != nil {
-		return nil, workflowError("validate", err)
+		return nil, WorkflowError("validate", err)
 	}
 	return &out, nil
 }
@@ -39,7 +39,7 @@ func (p *Pipeline) Route(ctx context.Context, in validate.Output) (*route.Output
 	d := route.Deps{Deps: p.validateDeps(), Archive: p.cfg.Archive, Memory: p.cfg.RouteMemory}
 	out, err := route.Route(ctx, d, in)
 	if err != nil {
-		return nil, workflowError("route", err)
+		return nil, WorkflowError("route", err)
 	}
 	return &out, nil
 }
@@ -66,7 +66,7 @@ func (p *Pipeline) Crawl(ctx context.Context, in CrawlInput) (*crawl.Output, err
 	}
 	rec, err := route.ReadRecord(ctx, p.cfg.Lake, in.RecordKey)
 	if err != nil {
-		return nil, workflowError("crawl", err)
+		return nil, WorkflowError("crawl", err)
 	}
 	if rec == nil {
 		return nil, &BadInputError{Task: "crawl", Reason: fmt.Sprintf("no route record at %s", in.RecordKey)}
@@ -77,7 +77,7 @@ func (p *Pipeline) Crawl(ctx context.Context, in CrawlInput) (*crawl.Output, err
 	c := &crawl.Crawler{Store: p.cfg.Lake, Catalog: p.cfg.Catalog, Contracts: p.cfg.Tables}
 	out, err := c.Crawl(ctx, rec)
 	if err != nil {
-		return nil, workflowError("crawl", err)
+		return nil, WorkflowError("crawl", err)
 	}
 	return out, nil
 }

@@ -44,12 +44,10 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/medallionlake/lake/internal/catalog"
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/query/format"
 	"github.com/medallionlake/lake/internal/store"
 )
-
-// Databases are the catalog databases that become DuckDB schemas.
-var Databases = []string{"silver", "discarded", "meta"}
 
 // Options tune Open.
 type Options struct {
@@ -102,7 +100,7 @@ func (e *Engine) setup(ctx context.Context, s store.Store, cat catalog.Catalog, 
 		}
 		root, mirror = opts.CacheDir, true
 	}
-	for _, dbName := range Databases {
+	for _, dbName := range layout.Databases {
 		if _, err := e.db.ExecContext(ctx, "CREATE SCHEMA "+ident(dbName)); err != nil {
 			return fmt.Errorf("query: create schema %s: %w", dbName, err)
 		}
@@ -137,7 +135,7 @@ func Views(t *catalog.Table, root string) []string {
 		empty := emptyRelation(t)
 		views := []string{fmt.Sprintf("CREATE VIEW %s AS %s", name, empty)}
 		if len(t.PrimaryKey) > 0 && t.Cursor != "" {
-			views = append(views, fmt.Sprintf("CREATE VIEW %s.%s AS %s", ident(t.Database), ident(t.Name+catalog.CurrentSuffix), empty))
+			views = append(views, fmt.Sprintf("CREATE VIEW %s.%s AS %s", ident(t.Database), ident(layout.CurrentName(t.Name)), empty))
 		}
 		return views
 	}
@@ -176,7 +174,7 @@ func Views(t *catalog.Table, root string) []string {
 	views = append(views, fmt.Sprintf(
 		"CREATE VIEW %s.%s AS SELECT %s FROM read_parquet(%s, %s) "+
 			"QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s DESC NULLS LAST, file_index DESC, file_row_number DESC) = 1",
-		ident(t.Database), ident(t.Name+catalog.CurrentSuffix), list, glob, opts, strings.Join(pk, ", "), ident(t.Cursor)))
+		ident(t.Database), ident(layout.CurrentName(t.Name)), list, glob, opts, strings.Join(pk, ", "), ident(t.Cursor)))
 	return views
 }
 

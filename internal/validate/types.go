@@ -7,6 +7,7 @@ import (
 	"github.com/medallionlake/lake/internal/bronze"
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/dq"
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/store"
 )
 
@@ -73,7 +74,7 @@ func Clip(s string) string {
 	for cut > 0 && s[cut]&0xC0 == 0x80 {
 		cut--
 	}
-	return s[:cut] + fmt.Sprintf(" … (%d more bytes in the result under _meta/dq/)", len(s)-cut)
+	return s[:cut] + fmt.Sprintf(" … (%d more bytes in the result under %s)", len(s)-cut, layout.DQResultsPrefix)
 }
 
 // Output is the validate step's output: counts, the verdict and keys,

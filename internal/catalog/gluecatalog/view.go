@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/glue/types"
 
 	"github.com/medallionlake/lake/internal/catalog"
+	"github.com/medallionlake/lake/internal/layout"
 )
 
 var _ catalog.CurrentViewer = (*Catalog)(nil)
@@ -52,7 +53,7 @@ func (c *Catalog) PutCurrentView(ctx context.Context, t *catalog.Table) error {
 	if err != nil {
 		return err
 	}
-	name := t.Name + catalog.CurrentSuffix
+	name := layout.CurrentName(t.Name)
 	in := &types.TableInput{
 		Name:             aws.String(name),
 		Description:      aws.String(fmt.Sprintf("The latest version of each %s of %s.%s, by %s.", strings.Join(t.PrimaryKey, ", "), t.Database, t.Name, t.Cursor)),

@@ -23,11 +23,9 @@ import (
 	"strings"
 
 	"github.com/medallionlake/lake/internal/catalog"
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/store"
 )
-
-// Prefix is where the catalog lives in the lake.
-const Prefix = "_meta/catalog/"
 
 var _ catalog.Catalog = (*Catalog)(nil)
 
@@ -39,11 +37,11 @@ type Catalog struct {
 // New returns the catalog kept in s.
 func New(s store.Store) *Catalog { return &Catalog{s: s} }
 
-func databaseKey(db string) string    { return Prefix + "databases/" + db + ".json" }
-func tablesPrefix(db string) string   { return Prefix + "tables/" + db + "/" }
+func databaseKey(db string) string    { return layout.CatalogPrefix + "databases/" + db + ".json" }
+func tablesPrefix(db string) string   { return layout.CatalogPrefix + "tables/" + db + "/" }
 func tableKey(db, name string) string { return tablesPrefix(db) + name + ".json" }
 func partitionsPrefix(db, table string) string {
-	return Prefix + "partitions/" + db + "/" + table + "/"
+	return layout.CatalogPrefix + "partitions/" + db + "/" + table + "/"
 }
 
 func partitionKey(t *catalog.Table, p *catalog.Partition) string {
