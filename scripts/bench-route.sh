@@ -6,12 +6,17 @@
 # the same number of threads (GOMAXPROCS / SET threads; default: all
 # cores). Each side runs in its own process; prints the best of 3 wall
 # times, the ratio, both peak RSS and whether the row counts agree.
-# MAX_OPEN sets route's MaxOpenPartitions (default 64: 5 passes for 300
-# partitions).
-#   ROWS=1000000 THREADS=2 MAX_OPEN=64 scripts/bench-route.sh
+# DEFECTS sets the share of defective rows (default 0.035, the same mix
+# scaled), MEMORY route's silver partition memory in bytes. The lake side
+# also reports the bytes of the bronze object it read from the store
+# (validate and route together; body_reads is that over the object's size).
+#   ROWS=1000000 THREADS=2 scripts/bench-route.sh
+#   ROWS=1000000 THREADS=2 DEFECTS=0.9 scripts/bench-route.sh
+#   ROWS=10000000 THREADS=2 scripts/bench-route.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LAKE_BENCH_ROUTE=1 LAKE_BENCH_ROWS="${ROWS:-1000000}"
-if [ -n "${MAX_OPEN:-}" ]; then export LAKE_BENCH_MAX_OPEN="$MAX_OPEN"; fi
+if [ -n "${DEFECTS:-}" ]; then export LAKE_BENCH_DEFECTS="$DEFECTS"; fi
+if [ -n "${MEMORY:-}" ]; then export LAKE_BENCH_MEMORY="$MEMORY"; fi
 if [ -n "${THREADS:-}" ]; then export GOMAXPROCS="$THREADS"; fi
 go test -count=1 -timeout 30m -run '^TestBenchRouteVsDuckDB$' -v ./internal/route | grep -E 'run [0-9]|BENCH2|FAIL|^ok|PASS|---'

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -69,7 +70,8 @@ type benchRun struct {
 // test binary, re-executed) so that its peak RSS is its own. It runs only
 // when LAKE_BENCH_ROUTE=1 (scripts/bench-route.sh); LAKE_BENCH_ROWS
 // overrides the row count, LAKE_BENCH_DEFECTS the share of defective rows
-// (the same mix, scaled), LAKE_BENCH_MEMORY route's partition memory.
+// (the same mix, scaled), LAKE_BENCH_MEMORY route's partition memory,
+// LAKE_BENCH_CPUPROFILE a file for the lake side's CPU profile.
 // The lake side also reports the bytes it read from the store per object.
 func TestBenchRouteVsDuckDB(t *testing.T) {
 	if os.Getenv("LAKE_BENCH_ROUTE") != "1" {
@@ -191,11 +193,20 @@ func benchLake(t *testing.T, file, dir string) benchRun {
 		t.Fatal(err)
 	}
 	counting := &countingStore{Store: st, key: key}
-	d := route.Deps{Deps: validate.Deps{Lake: counting, Tables: tables}, Archive: st}
+	d := route.Deps{Deps: validate.Deps{Lake: counting, Tables: tables}, Archive: counting}
 	if s := os.Getenv("LAKE_BENCH_MEMORY"); s != "" {
 		if d.Memory, err = strconv.ParseInt(s, 10, 64); err != nil {
 			t.Fatalf("LAKE_BENCH_MEMORY: %v", err)
 		}
+	}
+	if p := os.Getenv("LAKE_BENCH_CPUPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
 	v, err := validate.Validate(ctx, d.Deps, validate.Input{Key: key, ETag: info.ETag, Size: info.Size})

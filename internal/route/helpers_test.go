@@ -88,6 +88,19 @@ func (c *countingStore) GetRange(ctx context.Context, key string, off, n int64) 
 	return countingReader{rc, &c.read}, nil
 }
 
+// CopyObject copies server-side, as the store under it does, without
+// counting: the archive copy does not read the body through the step.
+func (c *countingStore) CopyObject(ctx context.Context, dstKey string, src store.Store, srcKey, ifMatch string) (store.ObjectInfo, error) {
+	cp, ok := c.Store.(store.Copier)
+	if !ok {
+		return store.ObjectInfo{}, store.ErrNotSupported
+	}
+	if s, ok := src.(*countingStore); ok {
+		src = s.Store
+	}
+	return cp.CopyObject(ctx, dstKey, src, srcKey, ifMatch)
+}
+
 type countingReader struct {
 	io.ReadCloser
 	n *atomic.Int64

@@ -8,22 +8,24 @@ import (
 	"sync"
 )
 
-// Read-ahead cache of NewReaderAt: small reads are served from blocks of
-// readAheadBlock bytes, the last readAheadBlocks used of them kept. Blocks
-// are aligned on the object's end, so that the last block is a whole one:
-// formats like Parquet read a footer and then the metadata just before it.
-// Reads of a block or more go straight to the store.
+// Read-ahead cache of NewReaderAt: small reads (under directRead bytes)
+// are served from blocks of readAheadBlock bytes, the last readAheadBlocks
+// used of them kept. Blocks are aligned on the object's end, so that the
+// last block is a whole one: formats like Parquet read a footer and then
+// the metadata just before it. Larger reads (a Parquet column chunk) go
+// straight to the store, so that a body read in chunks is read once.
 const (
 	readAheadBlock  = 1 << 20
+	directRead      = 64 << 10
 	readAheadBlocks = 4
 )
 
 // NewReaderAt returns an io.ReaderAt over the object at key, which is size
 // bytes long (from Stat or List), backed by range reads. Reads smaller than
-// 1 MiB are served from a small cache of 1 MiB blocks (aligned on the
+// 64 KiB are served from a small cache of 1 MiB blocks (aligned on the
 // object's end), so that many tiny reads (a Parquet footer and the metadata
 // before it, page headers) cost one request per block; larger reads are one
-// range request each. At most 4 MiB is cached.
+// range request each, of exactly what is read. At most 4 MiB is cached.
 //
 // It is safe for parallel ReadAt calls, as io.ReaderAt requires. Every read
 // uses ctx. Reading at or past size returns io.EOF; an object shorter than
@@ -62,7 +64,7 @@ func (r *readerAt) ReadAt(p []byte, off int64) (int, error) {
 	}
 	want := min(int64(len(p)), r.size-off)
 	var n int
-	if want >= readAheadBlock {
+	if want >= directRead {
 		if err := r.fetch(p[:want], off); err != nil {
 			return 0, err
 		}

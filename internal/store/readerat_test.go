@@ -54,11 +54,17 @@ func TestReaderAtRequests(t *testing.T) {
 		{"a read across a block edge", [][2]int64{{size - 1<<20 - 10, 20}}, 2},
 		{"large reads go straight through", [][2]int64{{0, 2 << 20}, {4 << 20, 1 << 20}}, 2},
 		{"sequential small reads over 3 blocks", func() (r [][2]int64) {
-			for off := int64(3); off < 3<<20+3; off += 64 << 10 { // blocks end at size-k MiB
-				r = append(r, [2]int64{off, 64 << 10})
+			for off := int64(3); off < 3<<20+3; off += 16 << 10 { // blocks end at size-k MiB
+				r = append(r, [2]int64{off, 16 << 10})
 			}
 			return r
 		}(), 3},
+		{"column-chunk reads of 64 KiB or more, each once", func() (r [][2]int64) {
+			for off := int64(0); off < 1<<20; off += 100 << 10 {
+				r = append(r, [2]int64{off, 100 << 10})
+			}
+			return r
+		}(), 11},
 	}
 	for _, tt := range tests {
 		t.Run(tt.description, func(t *testing.T) {
