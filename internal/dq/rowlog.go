@@ -36,6 +36,10 @@ import (
 // them with two streaming reads and memory of a run.
 const rowLogMagic = "DQROWLOG"
 
+// rowLogWindow is the segments' zstd window: what a reader holds to
+// decode them.
+const rowLogWindow = 1 << 20
+
 // rowLogVersion is the footer's format version.
 const rowLogVersion = 1
 
@@ -174,7 +178,7 @@ func (l *RowLogWriter) begin(s int) {
 	if l.err != nil {
 		return
 	}
-	zw, err := zstd.NewWriter(l.w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	zw, err := zstd.NewWriter(l.w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(rowLogWindow))
 	if err != nil {
 		l.err = err
 		return
@@ -449,7 +453,7 @@ type segmentReader struct {
 func (l *RowLog) Cursor() (*RowCursor, error) {
 	c := &RowCursor{log: l, buf: RowStates{log: l}}
 	for _, s := range l.footer.Segments {
-		zr, err := zstd.NewReader(io.NewSectionReader(l.r, s.Offset, s.Length), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		zr, err := zstd.NewReader(io.NewSectionReader(l.r, s.Offset, s.Length), zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(rowLogWindow))
 		if err != nil {
 			c.Close()
 			return nil, &RowLogError{Msg: "segment", Err: err}

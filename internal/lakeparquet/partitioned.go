@@ -16,7 +16,7 @@ import (
 )
 
 // DefaultPartitionMemory is PartitionOptions.Memory when it is 0.
-const DefaultPartitionMemory = 64 << 20
+const DefaultPartitionMemory = 32 << 20
 
 // PartitionOptions tune a PartitionWriter. The zero value means the
 // defaults.

@@ -17,7 +17,7 @@ import (
 )
 
 // BatchRows is the number of rows per record batch read from Parquet.
-const BatchRows = 64 * 1024
+const BatchRows = 32 * 1024
 
 // UnreadableError reports an object that is not a readable Parquet file
 // (empty, truncated, another format). The workflow answers it with the

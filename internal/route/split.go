@@ -279,7 +279,13 @@ func (sp *splitter) writeSilverBatch(day int64, batch arrow.RecordBatch) error {
 	return nil
 }
 
-// writeDiscarded writes rows bad of rec to discarded, with their outcomes.
+// discardChunk is how many rejected rows are turned into one batch for
+// discarded at a time: their Glue columns repeat rule texts, so a batch of
+// them is several times the size of the rows.
+const discardChunk = 8 << 10
+
+// writeDiscarded writes rows bad of rec to discarded, with their outcomes,
+// in batches of at most discardChunk rows.
 func (sp *splitter) writeDiscarded(ctx context.Context, rec arrow.RecordBatch, states *dq.RowStates, bad []int32) error {
 	if len(bad) == 0 {
 		return nil
@@ -287,6 +293,17 @@ func (sp *splitter) writeDiscarded(ctx context.Context, rec arrow.RecordBatch, s
 	if err := sp.render.Bind(rec); err != nil {
 		return fmt.Errorf("route: %s: %w", sp.o.Key, err)
 	}
+	for len(bad) > 0 {
+		n := min(len(bad), discardChunk)
+		if err := sp.writeDiscardedChunk(ctx, rec, states, bad[:n]); err != nil {
+			return err
+		}
+		bad = bad[n:]
+	}
+	return nil
+}
+
+func (sp *splitter) writeDiscardedChunk(ctx context.Context, rec arrow.RecordBatch, states *dq.RowStates, bad []int32) error {
 	cols := sp.sourceColumns(rec)
 	if len(bad) < int(rec.NumRows()) {
 		taken, err := take(ctx, cols, bad)

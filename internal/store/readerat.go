@@ -10,22 +10,26 @@ import (
 
 // Read-ahead cache of NewReaderAt: small reads (under directRead bytes)
 // are served from blocks of readAheadBlock bytes, the last readAheadBlocks
-// used of them kept. Blocks are aligned on the object's end, so that the
-// last block is a whole one: formats like Parquet read a footer and then
-// the metadata just before it. Larger reads (a Parquet column chunk) go
-// straight to the store, so that a body read in chunks is read once.
+// used of them kept. A block starts where the read that fetched it starts
+// (or ends at the object's end, for reads near it: formats like Parquet
+// read a footer and then the metadata just before it), so that the large
+// read that usually follows a small one (a Parquet column chunk after its
+// dictionary page) takes what the block holds and fetches only the rest.
+// Larger reads go straight to the store: a body read in chunks is read
+// about once.
 const (
-	readAheadBlock  = 1 << 20
+	readAheadBlock  = 256 << 10
 	directRead      = 64 << 10
 	readAheadBlocks = 4
 )
 
 // NewReaderAt returns an io.ReaderAt over the object at key, which is size
 // bytes long (from Stat or List), backed by range reads. Reads smaller than
-// 64 KiB are served from a small cache of 1 MiB blocks (aligned on the
-// object's end), so that many tiny reads (a Parquet footer and the metadata
-// before it, page headers) cost one request per block; larger reads are one
-// range request each, of exactly what is read. At most 4 MiB is cached.
+// 64 KiB are served from a small cache of 256 KiB blocks, so that many tiny
+// reads (a Parquet footer and the metadata before it, dictionary pages)
+// cost one request per block; larger reads take what the cache holds of
+// their start and fetch the rest in one range request. At most 1 MiB is
+// cached.
 //
 // It is safe for parallel ReadAt calls, as io.ReaderAt requires. Every read
 // uses ctx. Reading at or past size returns io.EOF; an object shorter than
@@ -46,10 +50,10 @@ type readerAt struct {
 	blocks [readAheadBlocks]cachedBlock
 }
 
-// cachedBlock is one cached aligned block; data is never modified once
-// stored, so it may be read outside the lock.
+// cachedBlock is one cached block; data is never modified once stored, so
+// it may be read outside the lock.
 type cachedBlock struct {
-	index int64
+	start int64
 	data  []byte
 	used  uint64 // clock at last use; 0 marks an empty slot
 }
@@ -62,22 +66,25 @@ func (r *readerAt) ReadAt(p []byte, off int64) (int, error) {
 	if off >= r.size {
 		return 0, io.EOF
 	}
-	want := min(int64(len(p)), r.size-off)
-	var n int
-	if want >= directRead {
-		if err := r.fetch(p[:want], off); err != nil {
-			return 0, err
-		}
-		n = int(want)
-	} else {
-		for int64(n) < want {
-			pos := off + int64(n)
-			i := (r.size - 1 - pos) / readAheadBlock // counted from the end
-			start, data, err := r.block(i)
+	want := int(min(int64(len(p)), r.size-off))
+	n := 0
+	for n < want {
+		pos := off + int64(n)
+		data, ok := r.cached(pos)
+		switch {
+		case ok:
+			n += copy(p[n:want], data)
+		case want-n >= directRead:
+			if err := r.fetch(p[n:want], pos); err != nil {
+				return n, err
+			}
+			n = want
+		default:
+			data, err := r.block(pos)
 			if err != nil {
 				return n, err
 			}
-			n += copy(p[n:want], data[pos-start:])
+			n += copy(p[n:want], data)
 		}
 	}
 	if n < len(p) {
@@ -86,37 +93,40 @@ func (r *readerAt) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// block returns the offset and data of block i (counted from the object's
-// end), from the cache or the store.
-func (r *readerAt) block(i int64) (int64, []byte, error) {
-	start := max(0, r.size-(i+1)*readAheadBlock)
+// cached returns the bytes a cached block holds from pos on.
+func (r *readerAt) cached(pos int64) ([]byte, bool) {
 	r.mu.Lock()
-	r.clock++
-	oldest := 0
+	defer r.mu.Unlock()
 	for j := range r.blocks {
 		b := &r.blocks[j]
-		if b.used != 0 && b.index == i {
+		if b.used != 0 && pos >= b.start && pos < b.start+int64(len(b.data)) {
+			r.clock++
 			b.used = r.clock
-			data := b.data
-			r.mu.Unlock()
-			return start, data, nil
+			return b.data[pos-b.start:], true
 		}
-		if b.used < r.blocks[oldest].used {
+	}
+	return nil, false
+}
+
+// block fetches the block for a small read at pos, caches it in place of
+// the least recently used, and returns its bytes from pos on.
+func (r *readerAt) block(pos int64) ([]byte, error) {
+	start := max(0, min(pos, r.size-readAheadBlock))
+	data := make([]byte, min(readAheadBlock, r.size-start))
+	if err := r.fetch(data, start); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	oldest := 0
+	for j := range r.blocks {
+		if r.blocks[j].used < r.blocks[oldest].used {
 			oldest = j
 		}
 	}
-	r.mu.Unlock()
-
-	data := make([]byte, r.size-i*readAheadBlock-start)
-	if err := r.fetch(data, start); err != nil {
-		return 0, nil, err
-	}
-
-	r.mu.Lock()
 	r.clock++
-	r.blocks[oldest] = cachedBlock{index: i, data: data, used: r.clock}
+	r.blocks[oldest] = cachedBlock{start: start, data: data, used: r.clock}
 	r.mu.Unlock()
-	return start, data, nil
+	return data[pos-start:], nil
 }
 
 // fetch fills p with the bytes at off with one range read.

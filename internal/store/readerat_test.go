@@ -47,18 +47,19 @@ func TestReaderAtRequests(t *testing.T) {
 		{"footer then metadata in the last block", [][2]int64{{size - 8, 8}, {size - 5000, 4992}}, 1},
 		{"many tiny reads in one block", func() (r [][2]int64) {
 			for i := range int64(1000) {
-				r = append(r, [2]int64{3<<20 + 10 + i*100, 100}) // one block: they end at size-k MiB
+				r = append(r, [2]int64{3<<20 + 10 + i*100, 100}) // one block: it starts at the first
 			}
 			return r
 		}(), 1},
-		{"a read across a block edge", [][2]int64{{size - 1<<20 - 10, 20}}, 2},
+		{"a small read across a cached block's end", [][2]int64{{1 << 20, 100}, {1<<20 + 256<<10 - 10, 20}}, 2},
+		{"a chunk read after its dictionary page fetches only the rest", [][2]int64{{1 << 20, 1000}, {1<<20 + 1000, 600 << 10}}, 2},
 		{"large reads go straight through", [][2]int64{{0, 2 << 20}, {4 << 20, 1 << 20}}, 2},
-		{"sequential small reads over 3 blocks", func() (r [][2]int64) {
-			for off := int64(3); off < 3<<20+3; off += 16 << 10 { // blocks end at size-k MiB
+		{"sequential small reads over 12 blocks", func() (r [][2]int64) {
+			for off := int64(3); off < 3<<20+3; off += 16 << 10 { // blocks start at 3+k*256KiB
 				r = append(r, [2]int64{off, 16 << 10})
 			}
 			return r
-		}(), 3},
+		}(), 12},
 		{"column-chunk reads of 64 KiB or more, each once", func() (r [][2]int64) {
 			for off := int64(0); off < 1<<20; off += 100 << 10 {
 				r = append(r, [2]int64{off, 100 << 10})

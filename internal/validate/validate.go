@@ -66,9 +66,9 @@ func Validate(ctx context.Context, d Deps, in Input) (Output, error) {
 		// routed, but its result is gone: evaluate again below
 	}
 
-	rules, err := dqdl.ParseFile(o.Table.RulesPath())
+	rules, err := loadRules(o)
 	if err != nil {
-		return Output{}, &bronze.ContractError{Table: o.Table.Name, Msg: "load ruleset " + o.Table.RulesPath(), Err: err}
+		return Output{}, err
 	}
 	rec := ResultRecord{
 		Key: o.Key, ETag: o.Info.ETag, Size: o.Info.Size, Table: o.Table.Name,
@@ -93,6 +93,19 @@ func Validate(ctx context.Context, d Deps, in Input) (Output, error) {
 	}
 	out.fill(&rec, o.Keys.DQResult())
 	return out, nil
+}
+
+// loadRules reads and parses the table's ruleset from wherever its
+// contract was loaded from (the binary's embedded schemas in a Lambda).
+func loadRules(o *bronze.Object) (*dqdl.Ruleset, error) {
+	b, err := o.Table.ReadRules()
+	if err == nil {
+		var rs *dqdl.Ruleset
+		if rs, err = dqdl.Parse(string(b)); err == nil {
+			return rs, nil
+		}
+	}
+	return nil, &bronze.ContractError{Table: o.Table.Name, Msg: "load ruleset " + o.Table.RulesPath(), Err: err}
 }
 
 // fill sets the verdict, counts and keys of rec.
