@@ -17,6 +17,7 @@ import (
 
 	"github.com/medallionlake/lake/internal/catalog/gluecatalog"
 	"github.com/medallionlake/lake/internal/contract"
+	"github.com/medallionlake/lake/internal/metrics"
 	"github.com/medallionlake/lake/internal/store/storeurl"
 	"github.com/medallionlake/lake/schemas"
 )
@@ -70,6 +71,11 @@ func FromEnv(ctx context.Context, needs Needs) (*Pipeline, error) {
 	if p := os.Getenv(EnvParts); p != "" {
 		if cfg.Parts, err = strconv.Atoi(p); err != nil {
 			return nil, fmt.Errorf("pipeline: %s=%q: %w", EnvParts, p, err)
+		}
+	}
+	if ns := os.Getenv(EnvMetricsNamespace); ns != "" {
+		if cfg.Metrics, err = metrics.New(os.Stdout, ns); err != nil {
+			return nil, fmt.Errorf("pipeline: %s: %w", EnvMetricsNamespace, err)
 		}
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx)

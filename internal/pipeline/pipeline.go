@@ -15,6 +15,7 @@ import (
 	"github.com/medallionlake/lake/internal/catalog"
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/ingest"
+	"github.com/medallionlake/lake/internal/metrics"
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/validate"
 )
@@ -45,6 +46,8 @@ type Config struct {
 	Parts int
 	// Now is the clock (tests fix it); nil means time.Now.
 	Now func() time.Time
+	// Metrics, when set, publishes each task's metrics (metrics.go).
+	Metrics *metrics.Emitter
 }
 
 // Pipeline runs the tasks over one Config.
@@ -209,12 +212,12 @@ var TaskNames = []string{"plan", "ingest", "validate", "route", "crawl", "record
 // name, for the local ASL interpreter.
 func (p *Pipeline) Handlers() map[string]func(context.Context, json.RawMessage) (json.RawMessage, error) {
 	return map[string]func(context.Context, json.RawMessage) (json.RawMessage, error){
-		"plan":          jsonHandler(p.Plan),
-		"ingest":        jsonHandler(p.Ingest),
-		"validate":      jsonHandler(p.Validate),
-		"route":         jsonHandler(p.Route),
-		"crawl":         jsonHandler(p.Crawl),
-		"recordfailure": jsonHandler(p.RecordFailure),
+		"plan":          jsonHandler(measure(p, "plan", p.Plan)),
+		"ingest":        jsonHandler(measure(p, "ingest", p.Ingest)),
+		"validate":      jsonHandler(measure(p, "validate", p.Validate)),
+		"route":         jsonHandler(measure(p, "route", p.Route)),
+		"crawl":         jsonHandler(measure(p, "crawl", p.Crawl)),
+		"recordfailure": jsonHandler(measure(p, "recordfailure", p.RecordFailure)),
 	}
 }
 

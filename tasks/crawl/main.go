@@ -1,6 +1,7 @@
 // Command crawl is the state machine's Crawl task: it registers the routed object's tables and partitions in the Glue Data Catalog.
 // It reads its configuration once at init (see pipeline.FromEnv) and runs
-// pipeline.(*Pipeline).Crawl for each invocation.
+// pipeline.(*Pipeline).Crawl for each invocation, through Handler, which also
+// publishes the task's metrics when LAKE_METRICS_NAMESPACE is set.
 package main
 
 import (
@@ -10,5 +11,5 @@ import (
 )
 
 func main() {
-	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{Catalog: true}).Crawl)
+	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{Catalog: true}).Handler("crawl"))
 }

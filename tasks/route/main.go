@@ -1,6 +1,7 @@
 // Command route is the state machine's Route task: it archives a bronze object and routes its rows to silver and discarded.
 // It reads its configuration once at init (see pipeline.FromEnv) and runs
-// pipeline.(*Pipeline).Route for each invocation.
+// pipeline.(*Pipeline).Route for each invocation, through Handler, which also
+// publishes the task's metrics when LAKE_METRICS_NAMESPACE is set.
 package main
 
 import (
@@ -10,5 +11,5 @@ import (
 )
 
 func main() {
-	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{}).Route)
+	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{}).Handler("route"))
 }
