@@ -89,7 +89,13 @@ func Open(ctx context.Context, d Deps, in Input) (*Object, error) {
 	}
 	o.Keys = KeysFor(t.Name, in.Key, info.ETag)
 
-	if o.Rules, err = dqdl.ParseFile(t.RulesPath()); err != nil {
+	// ReadRules, not the OS path: a Lambda's contracts and rulesets are
+	// embedded in its binary (contract.LoadFS).
+	src, err := t.ReadRules()
+	if err == nil {
+		o.Rules, err = dqdl.Parse(string(src))
+	}
+	if err != nil {
 		return nil, &ContractError{Table: t.Name, Msg: "load ruleset " + t.RulesPath(), Err: err}
 	}
 	if o.TableSchema, err = loadTableSchema(ctx, d.Lake, t); err != nil {
