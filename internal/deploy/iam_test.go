@@ -297,21 +297,15 @@ func TestPolicyEvaluation(t *testing.T) {
 // the names and ARNs the conformance test relies on come out as
 // CloudFormation would make them.
 func TestStackResolves(t *testing.T) {
-	tp := repoTemplate(t)
-	s, err := newStack(tp, "lake-test", iamrec.Account{Partition: "aws", Region: "eu-west-1", ID: "123456789012"}, map[string]string{
-		"NamePrefix": "conf", "SourceSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:lake/source-AbCdEf",
-		"VpcId": "vpc-1", "SubnetIds": "subnet-1,subnet-2", "SecurityGroupIds": "sg-1",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := testStack(t)
+	tp := s.tp
 	for _, tc := range []struct {
 		description string
 		node        *yaml.Node
 		want        string
 	}{
 		{"a function's name", path(tp.resource("RouteFunction").node, "Properties", "FunctionName"), "conf-route"},
-		{"a Glue database's name", &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Value: "Ref"}, {Kind: yaml.ScalarNode, Value: "GlueSilverDatabase"}}}, "conf_silver"},
+		{"a Glue database's name", path(tp.resource("GlueSilverDatabase").node, "Properties", "DatabaseInput", "Name"), "conf_silver"},
 		{"the lake URL", path(tp.root, "Globals", "Function", "Environment", "Variables", "LAKE_URL"), "s3://lake-test-lakebucket-1a2b3c4d5e6f"},
 		{"the pipeline's ARN in a role's policy", get(path(list(path(tp.resource("ScheduleRole").node, "Properties", "Policies"))[0], "PolicyDocument", "Statement").Content[0], "Resource"),
 			"arn:aws:states:eu-west-1:123456789012:stateMachine:conf-pipeline"},

@@ -37,6 +37,11 @@ var noValue = noValueT{}
 func newStack(tp *template, name string, account iamrec.Account, values map[string]string) (*stack, error) {
 	s := &stack{tp: tp, name: name, account: account, params: map[string]any{}}
 	var errs []string
+	for p := range values {
+		if path(tp.root, "Parameters", p) == nil {
+			errs = append(errs, fmt.Sprintf("%s is not a parameter of the template", p))
+		}
+	}
 	pairs(get(tp.root, "Parameters"), func(p string, def *yaml.Node) {
 		v, ok := values[p]
 		if !ok {
@@ -47,13 +52,12 @@ func newStack(tp *template, name string, account iamrec.Account, values map[stri
 			}
 			v = d.Value
 		}
-		if pat := text(get(def, "AllowedPattern")); pat != "" && !strings.HasPrefix(text(get(def, "Type")), "List<") && text(get(def, "Type")) != "CommaDelimitedList" {
-			if !regexp.MustCompile(pat).MatchString(v) {
-				errs = append(errs, fmt.Sprintf("parameter %s=%q does not match its AllowedPattern %s", p, v, pat))
-			}
-		}
 		typ := text(get(def, "Type"))
-		if typ == "CommaDelimitedList" || strings.HasPrefix(typ, "List<") {
+		isList := typ == "CommaDelimitedList" || strings.HasPrefix(typ, "List<")
+		if pat := text(get(def, "AllowedPattern")); pat != "" && !isList && !regexp.MustCompile(pat).MatchString(v) {
+			errs = append(errs, fmt.Sprintf("parameter %s=%q does not match its AllowedPattern %s", p, v, pat))
+		}
+		if isList {
 			var items []any
 			if v != "" {
 				for _, it := range strings.Split(v, ",") {
@@ -65,11 +69,6 @@ func newStack(tp *template, name string, account iamrec.Account, values map[stri
 		}
 		s.params[p] = v
 	})
-	for p := range values {
-		if _, ok := s.params[p]; !ok && !slices.ContainsFunc(errs, func(e string) bool { return strings.Contains(e, p) }) {
-			errs = append(errs, fmt.Sprintf("%s is not a parameter of the template", p))
-		}
-	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
