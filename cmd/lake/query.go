@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/athena"
 
 	"github.com/medallionlake/lake/internal/catalog/localcatalog"
+	"github.com/medallionlake/lake/internal/layout"
+	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/query"
 	lakeathena "github.com/medallionlake/lake/internal/query/athena"
 	"github.com/medallionlake/lake/internal/query/format"
@@ -35,6 +37,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	kind := fs.String("format", "table", "output: table, csv or json")
 	useAthena := fs.Bool("athena", false, "run on Amazon Athena instead of the local DuckDB (AWS credentials and region from the environment)")
 	workgroup := fs.String("workgroup", envOr("LAKE_ATHENA_WORKGROUP", ""), "Athena workgroup, with --athena (env LAKE_ATHENA_WORKGROUP)")
+	dbPrefix := fs.String("database-prefix", envOr(pipeline.EnvGlueDatabasePrefix, ""), "with --athena, the prefix of the deployment's Glue databases: silver is PREFIX"+"silver, ... (the stack output GlueDatabasePrefix; env "+pipeline.EnvGlueDatabasePrefix+")")
 	named := fs.String("named", "", "run a named example query: "+strings.Join(queries.Names(), ", "))
 	cache := fs.String("cache", envOr("LAKE_QUERY_CACHE", ""), "folder where the tables of a lake that is not a local folder are mirrored for DuckDB (env LAKE_QUERY_CACHE; default: the user cache folder)")
 	fs.Usage = func() {
@@ -74,7 +77,8 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return fmt.Errorf("AWS configuration: %w", err)
 		}
-		r := &lakeathena.Runner{API: athena.NewFromConfig(cfg), Workgroup: *workgroup}
+		r := &lakeathena.Runner{API: athena.NewFromConfig(cfg), Workgroup: *workgroup,
+			Databases: lakeathena.DatabaseNames(*dbPrefix, layout.DatabaseSilver, layout.DatabaseDiscarded, layout.DatabaseMeta)}
 		return r.Query(ctx, sql, w)
 	}
 

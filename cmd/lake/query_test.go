@@ -68,10 +68,22 @@ func TestQueryCommandAthena(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	if err := runQuery(context.Background(), []string{"--athena", "--workgroup", "cli", "--format", "csv", "--named", "latest_watermark_per_table"}, &stdout, &stderr); err != nil {
+	if err := runQuery(context.Background(), []string{"--athena", "--workgroup", "cli", "--database-prefix", "lake_", "--format", "csv", "--named", "latest_watermark_per_table"}, &stdout, &stderr); err != nil {
 		t.Fatalf("lake query --athena: %v", err)
 	}
 	if got, want := stdout.String(), "\n"; got != want {
 		t.Errorf("stdout = %q, want %q (moto's empty result: no columns, no rows)", got, want)
+	}
+	// The query named the deployment's Glue database.
+	ids, err := client.ListQueryExecutions(context.Background(), &athena.ListQueryExecutionsInput{WorkGroup: aws.String("cli")})
+	if err != nil || len(ids.QueryExecutionIds) != 1 {
+		t.Fatalf("executions: %v, %v; want 1", ids, err)
+	}
+	q, err := client.GetQueryExecution(context.Background(), &athena.GetQueryExecutionInput{QueryExecutionId: aws.String(ids.QueryExecutionIds[0])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent := aws.ToString(q.QueryExecution.Query); !strings.Contains(sent, "FROM lake_meta.watermarks") {
+		t.Errorf("query sent:\n%s\nwant it to read lake_meta.watermarks", sent)
 	}
 }

@@ -513,11 +513,12 @@ var (
 // each variable is, and which functions get it. A secret's value is never
 // one of them: functions read it from Secrets Manager by ARN.
 var allowedEnvironment = map[string][]string{
-	"LAKE_URL":               nil, // every function
-	"LAKE_ARCHIVE_URL":       {"route"},
-	"LAKE_SOURCE_SECRET_ARN": {"plan", "ingest"},
-	"LAKE_GLUE_DATABASE":     {"crawl"},
-	"LAKE_INGEST_PARTS":      {"plan"},
+	"LAKE_URL":                  nil, // every function
+	"LAKE_METRICS_NAMESPACE":    nil, // every function
+	"LAKE_ARCHIVE_URL":          {"route"},
+	"LAKE_SOURCE_SECRET_ARN":    {"plan", "ingest"},
+	"LAKE_GLUE_DATABASE_PREFIX": {"crawl"},
+	"LAKE_INGEST_PARTS":         {"plan"},
 }
 
 // secretProblems looks for secrets in plain text: literal values under
@@ -624,10 +625,12 @@ func TestNoPlaintextSecrets(t *testing.T) {
 // tasks/<name> that holds each one's main package.
 var taskNames = []string{"crawl", "ingest", "plan", "recordfailure", "route", "validate"}
 
-// functionName is the task name of a function: the last element of its
-// CodeUri.
+// functionName is the task name of a function, the folder tasks/<name>
+// of its main package: its logical id without "Function", in lower case
+// (RecordFailureFunction: recordfailure). TestFunctionsRuntime checks that
+// its FunctionName and TestMakefileBuilds that its build target agree.
 func functionName(fn resource) string {
-	return filepath.Base(text(path(fn.node, "Properties", "CodeUri")))
+	return strings.ToLower(strings.TrimSuffix(fn.name, "Function"))
 }
 
 func TestFunctionsRuntime(t *testing.T) {
@@ -640,11 +643,12 @@ func TestFunctionsRuntime(t *testing.T) {
 		names = append(names, functionName(fn))
 		t.Run(fn.name, func(t *testing.T) {
 			checks := []struct{ what, got, want string }{
-				{"CodeUri", text(tp.functionProp(fn, "CodeUri")), "tasks/" + functionName(fn)},
+				{"CodeUri", text(tp.functionProp(fn, "CodeUri")), "."},
+				{"FunctionName", text(tp.functionProp(fn, "FunctionName")), "${NamePrefix}-" + functionName(fn)},
 				{"Runtime", text(tp.functionProp(fn, "Runtime")), "provided.al2023"},
 				{"Architectures", strings.Join(values(tp.functionProp(fn, "Architectures")), ","), "arm64"},
 				{"Handler", text(tp.functionProp(fn, "Handler")), "bootstrap"},
-				{"Metadata.BuildMethod", text(path(fn.node, "Metadata", "BuildMethod")), "go1.x"},
+				{"Metadata.BuildMethod", text(path(fn.node, "Metadata", "BuildMethod")), "makefile"},
 				{"Tracing", text(tp.functionProp(fn, "Tracing")), "Active"},
 			}
 			for _, c := range checks {

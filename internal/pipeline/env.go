@@ -17,6 +17,7 @@ import (
 
 	"github.com/medallionlake/lake/internal/catalog/gluecatalog"
 	"github.com/medallionlake/lake/internal/contract"
+	"github.com/medallionlake/lake/internal/metrics"
 	"github.com/medallionlake/lake/internal/store/storeurl"
 	"github.com/medallionlake/lake/schemas"
 )
@@ -34,8 +35,13 @@ const (
 	EnvLake         = "LAKE_URL"               // s3://BUCKET[/PREFIX]
 	EnvArchive      = "LAKE_ARCHIVE_URL"       // s3://ARCHIVE-BUCKET[/PREFIX]
 	EnvSourceSecret = "LAKE_SOURCE_SECRET_ARN" // plan, ingest
-	EnvGlueDatabase = "LAKE_GLUE_DATABASE"     // crawl (informational: databases are silver, discarded, meta)
 	EnvParts        = "LAKE_INGEST_PARTS"      // plan: key ranges per table
+	// EnvGlueDatabasePrefix (crawl) puts the lake's databases in Glue as
+	// PREFIX+silver, PREFIX+discarded, PREFIX+meta.
+	EnvGlueDatabasePrefix = "LAKE_GLUE_DATABASE_PREFIX"
+	// EnvMetricsNamespace (every function) turns on the tasks' CloudWatch
+	// metrics, written to stdout in the embedded metric format.
+	EnvMetricsNamespace = "LAKE_METRICS_NAMESPACE"
 )
 
 // FromEnv builds a Lambda's Pipeline from its environment, once at init:
@@ -67,6 +73,11 @@ func FromEnv(ctx context.Context, needs Needs) (*Pipeline, error) {
 			return nil, fmt.Errorf("pipeline: %s=%q: %w", EnvParts, p, err)
 		}
 	}
+	if ns := os.Getenv(EnvMetricsNamespace); ns != "" {
+		if cfg.Metrics, err = metrics.New(os.Stdout, ns); err != nil {
+			return nil, fmt.Errorf("pipeline: %s: %w", EnvMetricsNamespace, err)
+		}
+	}
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: aws config: %w", err)
@@ -85,7 +96,7 @@ func FromEnv(ctx context.Context, needs Needs) (*Pipeline, error) {
 		if cfg.Prefix != "" {
 			root += "/" + cfg.Prefix
 		}
-		if cfg.Catalog, err = gluecatalog.New(glue.NewFromConfig(awsCfg), root); err != nil {
+		if cfg.Catalog, err = gluecatalog.New(glue.NewFromConfig(awsCfg), root, gluecatalog.WithDatabasePrefix(os.Getenv(EnvGlueDatabasePrefix))); err != nil {
 			return nil, err
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medallionlake/lake/internal/metrics"
+	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/testenv"
 )
 
@@ -52,6 +54,26 @@ func (r *runtimeAPI) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
+// checkErrorMetric checks that out, a function's stdout, holds a valid EMF
+// event counting one error of task, of the error type errType.
+func checkErrorMetric(t *testing.T, out, task, errType string) {
+	t.Helper()
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev map[string]any
+		if json.Unmarshal([]byte(line), &ev) != nil || ev[pipeline.MetricErrors] == nil {
+			continue
+		}
+		if err := metrics.Validate([]byte(line)); err != nil {
+			t.Fatalf("stdout: %s: %v", line, err)
+		}
+		if ev[pipeline.DimensionTask] != task || ev[pipeline.MetricErrors] != 1.0 || !strings.HasSuffix(ev["error_type"].(string), "."+errType) {
+			t.Errorf("error metric %s, want Errors 1 of task %s with an error_type ending in .%s", line, task, errType)
+		}
+		return
+	}
+	t.Errorf("stdout has no EMF event counting the error:\n%s", out)
+}
+
 // TestLambdaErrorType runs a real task binary against a Runtime API
 // server and checks that the errorType aws-lambda-go reports for a
 // workflow error is its Go type name: the name the state machine's
@@ -81,11 +103,12 @@ func TestLambdaErrorType(t *testing.T) {
 			cmd.Env = []string{
 				"AWS_LAMBDA_RUNTIME_API=" + strings.TrimPrefix(srv.URL, "http://"),
 				"LAKE_URL=file://" + t.TempDir(),
+				"LAKE_METRICS_NAMESPACE=MedallionLake/test",
 				"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=x", "AWS_SECRET_ACCESS_KEY=x",
 				"HOME=" + t.TempDir(),
 			}
-			var stderr strings.Builder
-			cmd.Stderr = &stderr
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -112,6 +135,10 @@ func TestLambdaErrorType(t *testing.T) {
 			if !strings.Contains(resp.Message, tt.wantMsg) {
 				t.Errorf("errorMessage = %q, want it to name %q", resp.Message, tt.wantMsg)
 			}
+			// The failed call published its metrics on stdout, in EMF.
+			cmd.Process.Kill()
+			cmd.Wait()
+			checkErrorMetric(t, stdout.String(), "validate", tt.wantType)
 		})
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/ingest"
 	"github.com/medallionlake/lake/internal/layout"
+	"github.com/medallionlake/lake/internal/metrics"
 	"github.com/medallionlake/lake/internal/store"
 )
 
@@ -50,6 +51,8 @@ type Config struct {
 	RouteMemory int64
 	// Now is the clock (tests fix it); nil means time.Now.
 	Now func() time.Time
+	// Metrics, when set, publishes each task's metrics (metrics.go).
+	Metrics *metrics.Emitter
 }
 
 // Pipeline runs the tasks over one Config.
@@ -209,18 +212,18 @@ var TaskNames = []string{"plan", "ingest", "validate", "route", "crawl", "record
 
 // Handler is a task as a JSON-in, JSON-out function: what each Lambda in
 // tasks/ starts (lambda.Start) and what the local interpreter calls, so
-// both decode and fail the same way.
+// both decode, fail and publish metrics the same way.
 type Handler func(context.Context, json.RawMessage) (json.RawMessage, error)
 
 // Handlers returns the tasks keyed by task name (TaskNames).
 func (p *Pipeline) Handlers() map[string]Handler {
 	return map[string]Handler{
-		"plan":          jsonHandler("plan", p.Plan),
-		"ingest":        jsonHandler("ingest", p.Ingest),
-		"validate":      jsonHandler("validate", p.Validate),
-		"route":         jsonHandler("route", p.Route),
-		"crawl":         jsonHandler("crawl", p.Crawl),
-		"recordfailure": jsonHandler("recordfailure", p.RecordFailure),
+		"plan":          handler(p, "plan", p.Plan),
+		"ingest":        handler(p, "ingest", p.Ingest),
+		"validate":      handler(p, "validate", p.Validate),
+		"route":         handler(p, "route", p.Route),
+		"crawl":         handler(p, "crawl", p.Crawl),
+		"recordfailure": handler(p, "recordfailure", p.RecordFailure),
 	}
 }
 
@@ -234,17 +237,22 @@ func (p *Pipeline) Handler(name string) Handler {
 	return h
 }
 
-// jsonHandler adapts a typed task method: the input is decoded strictly
-// (an unknown field, a wrong type or trailing data is a *BadInputError
-// naming it), and the returned error is passed through untouched, so its
-// type name is the error name the state machine sees.
-func jsonHandler[In, Out any](task string, f func(context.Context, In) (Out, error)) Handler {
+// handler adapts a typed task method: the input is decoded strictly (an
+// unknown field, a wrong type or trailing data is a *BadInputError naming
+// it), the returned error is passed through untouched, so its type name
+// is the error name the state machine sees, and every call, failed ones
+// included, publishes the task's metrics (metrics.go).
+func handler[In, Out any](p *Pipeline, task string, f func(context.Context, In) (Out, error)) Handler {
 	return func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
+		start := time.Now()
+		var out Out
 		in, err := decodeStrict[In](raw)
 		if err != nil {
-			return nil, &BadInputError{Task: task, Reason: err.Error()}
+			err = &BadInputError{Task: task, Reason: err.Error()}
+		} else {
+			out, err = f(ctx, in)
 		}
-		out, err := f(ctx, in)
+		p.measure(task, in, out, err, time.Since(start))
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 // Command plan is the state machine's Plan task: it plans ingest work: each table's cursor interval and key ranges.
 // It reads its configuration once at init (see pipeline.FromEnv) and runs
-// its task (pipeline.Pipeline.Handler) for each invocation.
+// pipeline.(*Pipeline).Plan for each invocation, through Handler, which also
+// publishes the task's metrics when LAKE_METRICS_NAMESPACE is set.
 package main
 
 import (

@@ -1,6 +1,7 @@
 // Command route is the state machine's Route task: it archives a bronze object and routes its rows to silver and discarded.
 // It reads its configuration once at init (see pipeline.FromEnv) and runs
-// its task (pipeline.Pipeline.Handler) for each invocation.
+// pipeline.(*Pipeline).Route for each invocation, through Handler, which also
+// publishes the task's metrics when LAKE_METRICS_NAMESPACE is set.
 package main
 
 import (

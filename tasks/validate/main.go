@@ -1,6 +1,7 @@
 // Command validate is the state machine's Validate task: it evaluates a bronze object's DQDL ruleset and returns the verdict.
 // It reads its configuration once at init (see pipeline.FromEnv) and runs
-// its task (pipeline.Pipeline.Handler) for each invocation.
+// pipeline.(*Pipeline).Validate for each invocation, through Handler, which also
+// publishes the task's metrics when LAKE_METRICS_NAMESPACE is set.
 package main
 
 import (

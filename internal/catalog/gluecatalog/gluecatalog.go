@@ -9,6 +9,11 @@
 // A table's primary key, cursor and file-name glob are kept in its
 // Parameters as lake.primary_key (comma-separated), lake.cursor and
 // lake.files.
+//
+// The lake's databases keep their names (silver, discarded, meta) in the
+// catalog.Catalog interface; WithDatabasePrefix stores them in Glue under a
+// prefix (lake_silver, ...) so that several lakes share one account and
+// Region.
 package gluecatalog
 
 import (
@@ -53,19 +58,44 @@ const maxBatchPartitions = 100
 
 // Catalog is the Glue Data Catalog of one AWS account and region.
 type Catalog struct {
-	client *glue.Client
-	root   string // s3://bucket[/prefix], no trailing slash
+	client   *glue.Client
+	root     string // s3://bucket[/prefix], no trailing slash
+	dbPrefix string
+}
+
+// Option configures a Catalog.
+type Option func(*Catalog)
+
+// WithDatabasePrefix stores each of the lake's databases as the Glue
+// database prefix+name (with prefix "lake_": lake_silver, lake_discarded,
+// lake_meta). Tables, errors and the catalog.Catalog methods keep the
+// lake's names; Glue requests and the SQL of the views use the prefixed
+// ones.
+func WithDatabasePrefix(prefix string) Option {
+	return func(c *Catalog) { c.dbPrefix = prefix }
 }
 
 // New returns the catalog behind client for the lake at root
 // (s3://BUCKET[/PREFIX]): lake-relative locations are stored as
 // root/location.
-func New(client *glue.Client, root string) (*Catalog, error) {
+func New(client *glue.Client, root string, opts ...Option) (*Catalog, error) {
 	if !strings.HasPrefix(root, "s3://") || len(root) <= len("s3://") {
 		return nil, fmt.Errorf("gluecatalog: lake root %q is not an s3:// URL", root)
 	}
-	return &Catalog{client: client, root: strings.TrimSuffix(root, "/")}, nil
+	c := &Catalog{client: client, root: strings.TrimSuffix(root, "/")}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.dbPrefix != "" {
+		if err := catalog.ValidName("database", c.dbPrefix+"silver"); err != nil {
+			return nil, fmt.Errorf("gluecatalog: database prefix %q: %w", c.dbPrefix, err)
+		}
+	}
+	return c, nil
 }
+
+// DatabaseName is the Glue database that holds the lake's database name.
+func (c *Catalog) DatabaseName(name string) string { return c.dbPrefix + name }
 
 func (c *Catalog) s3Location(rel string) string { return c.root + "/" + rel }
 
@@ -86,7 +116,7 @@ func (c *Catalog) EnsureDatabase(ctx context.Context, name string) error {
 	}
 	// Look first: a deployment that creates the databases itself need not
 	// grant glue:CreateDatabase.
-	_, err := c.client.GetDatabase(ctx, &glue.GetDatabaseInput{Name: aws.String(name)})
+	_, err := c.client.GetDatabase(ctx, &glue.GetDatabaseInput{Name: aws.String(c.DatabaseName(name))})
 	if err == nil {
 		return nil
 	}
@@ -94,7 +124,7 @@ func (c *Catalog) EnsureDatabase(ctx context.Context, name string) error {
 		return fmt.Errorf("gluecatalog: get database %s: %w", name, err)
 	}
 	_, err = c.client.CreateDatabase(ctx, &glue.CreateDatabaseInput{
-		DatabaseInput: &types.DatabaseInput{Name: aws.String(name)},
+		DatabaseInput: &types.DatabaseInput{Name: aws.String(c.DatabaseName(name))},
 	})
 	if err != nil && !isA[*types.AlreadyExistsException](err) {
 		return fmt.Errorf("gluecatalog: create database %s: %w", name, err)
@@ -104,7 +134,7 @@ func (c *Catalog) EnsureDatabase(ctx context.Context, name string) error {
 
 // GetTable implements catalog.Catalog.
 func (c *Catalog) GetTable(ctx context.Context, database, name string) (*catalog.Table, error) {
-	out, err := c.client.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String(database), Name: aws.String(name)})
+	out, err := c.client.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String(c.DatabaseName(database)), Name: aws.String(name)})
 	if err != nil {
 		return nil, fmt.Errorf("gluecatalog: get table %s.%s: %w", database, name, mapErr(err))
 	}
@@ -118,7 +148,7 @@ func (c *Catalog) GetTable(ctx context.Context, database, name string) (*catalog
 // ListTables implements catalog.Catalog.
 func (c *Catalog) ListTables(ctx context.Context, database string) ([]*catalog.Table, error) {
 	var out []*catalog.Table
-	p := glue.NewGetTablesPaginator(c.client, &glue.GetTablesInput{DatabaseName: aws.String(database)})
+	p := glue.NewGetTablesPaginator(c.client, &glue.GetTablesInput{DatabaseName: aws.String(c.DatabaseName(database))})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if isA[*types.EntityNotFoundException](err) {
@@ -154,7 +184,7 @@ func (c *Catalog) PutTable(ctx context.Context, t *catalog.Table) error {
 	wrap := func(err error) error { return fmt.Errorf("gluecatalog: put table %s.%s: %w", t.Database, t.Name, err) }
 	in := c.toGlue(t)
 	if t.Version == "" {
-		_, err := c.client.CreateTable(ctx, &glue.CreateTableInput{DatabaseName: aws.String(t.Database), TableInput: in})
+		_, err := c.client.CreateTable(ctx, &glue.CreateTableInput{DatabaseName: aws.String(c.DatabaseName(t.Database)), TableInput: in})
 		if err == nil {
 			cur, err := c.GetTable(ctx, t.Database, t.Name)
 			if err != nil {
@@ -184,7 +214,7 @@ func (c *Catalog) PutTable(ctx context.Context, t *catalog.Table) error {
 		return wrap(fmt.Errorf("table changed since version %s (now %s): %w", t.Version, cur.Version, catalog.ErrConflict))
 	}
 	if _, err := c.client.UpdateTable(ctx, &glue.UpdateTableInput{
-		DatabaseName: aws.String(t.Database),
+		DatabaseName: aws.String(c.DatabaseName(t.Database)),
 		TableInput:   in,
 		VersionId:    aws.String(t.Version),
 	}); err != nil {
@@ -217,7 +247,7 @@ func (c *Catalog) AddPartitions(ctx context.Context, database, table string, par
 			in[i] = types.PartitionInput{Values: p.Values, StorageDescriptor: &psd}
 		}
 		out, err := c.client.BatchCreatePartition(ctx, &glue.BatchCreatePartitionInput{
-			DatabaseName:       aws.String(database),
+			DatabaseName:       aws.String(c.DatabaseName(database)),
 			TableName:          aws.String(table),
 			PartitionInputList: in,
 		})
@@ -245,7 +275,7 @@ func (c *Catalog) AddPartitions(ctx context.Context, database, table string, par
 // ListPartitions implements catalog.Catalog.
 func (c *Catalog) ListPartitions(ctx context.Context, database, table string) ([]catalog.Partition, error) {
 	var out []catalog.Partition
-	p := glue.NewGetPartitionsPaginator(c.client, &glue.GetPartitionsInput{DatabaseName: aws.String(database), TableName: aws.String(table)})
+	p := glue.NewGetPartitionsPaginator(c.client, &glue.GetPartitionsInput{DatabaseName: aws.String(c.DatabaseName(database)), TableName: aws.String(table)})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

@@ -2,6 +2,8 @@ package gluecatalog_test
 
 import (
 	"context"
+	"errors"
+	"strconv"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,13 +30,66 @@ func newClient(t *testing.T) *glue.Client {
 }
 
 func TestConformance(t *testing.T) {
-	catalogtest.Run(t, catalogtest.Options{}, func(t *testing.T) catalog.Catalog {
-		c, err := gluecatalog.New(newClient(t), "s3://lake-bucket/prod")
+	for _, prefix := range []string{"", "lake_"} {
+		t.Run("database prefix "+strconv.Quote(prefix), func(t *testing.T) {
+			catalogtest.Run(t, catalogtest.Options{}, func(t *testing.T) catalog.Catalog {
+				c, err := gluecatalog.New(newClient(t), "s3://lake-bucket/prod", gluecatalog.WithDatabasePrefix(prefix))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return c
+			})
+		})
+	}
+}
+
+// TestDatabasePrefix checks that two lakes with different prefixes keep
+// their databases apart in one Glue catalog, each under its own names,
+// and that a prefix that would make invalid names is refused.
+func TestDatabasePrefix(t *testing.T) {
+	ctx := context.Background()
+	client := newClient(t)
+	open := func(prefix string) *gluecatalog.Catalog {
+		c, err := gluecatalog.New(client, "s3://lake-"+prefix+"bucket", gluecatalog.WithDatabasePrefix(prefix))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
-	})
+	}
+	one, two := open("one_"), open("two_")
+	for _, c := range []*gluecatalog.Catalog{one, two} {
+		if err := c.EnsureDatabase(ctx, "silver"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orders := catalogtest.Orders()
+	if err := one.PutTable(ctx, orders); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := one.DatabaseName("silver"), "one_silver"; got != want {
+		t.Errorf("DatabaseName(silver) = %q, want %q", got, want)
+	}
+	for _, name := range []string{"one_silver", "two_silver"} {
+		if _, err := client.GetDatabase(ctx, &glue.GetDatabaseInput{Name: aws.String(name)}); err != nil {
+			t.Errorf("Glue database %s: %v", name, err)
+		}
+	}
+	if _, err := client.GetDatabase(ctx, &glue.GetDatabaseInput{Name: aws.String("silver")}); err == nil {
+		t.Error("Glue database silver exists; with a prefix no unprefixed database is made")
+	}
+	got, err := one.GetTable(ctx, "silver", "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Database != "silver" {
+		t.Errorf("table's database = %q, want the lake's name silver", got.Database)
+	}
+	if tables, err := two.ListTables(ctx, "silver"); err != nil || len(tables) != 0 {
+		t.Errorf("the other lake's silver tables = %d (%v), want none", len(tables), err)
+	}
+	if _, err := gluecatalog.New(client, "s3://b", gluecatalog.WithDatabasePrefix("Lake-")); !errors.Is(err, catalog.ErrInvalid) {
+		t.Errorf("prefix Lake-: %v, want an error wrapping catalog.ErrInvalid", err)
+	}
 }
 
 // TestStoredShape checks what Athena reads: the S3 location, the SerDe and

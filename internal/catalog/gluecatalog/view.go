@@ -48,8 +48,8 @@ func (c *Catalog) PutCurrentView(ctx context.Context, t *catalog.Table) error {
 		pk[i] = quote(k)
 	}
 	sql := fmt.Sprintf(`SELECT %s FROM (SELECT *, row_number() OVER (PARTITION BY %s ORDER BY %s DESC NULLS LAST, "$path" DESC) AS "lake_version_rank" FROM %s.%s) WHERE "lake_version_rank" = 1`,
-		strings.Join(names, ", "), strings.Join(pk, ", "), quote(t.Cursor), quote(t.Database), quote(t.Name))
-	def, err := json.Marshal(prestoView{OriginalSQL: sql, Catalog: "awsdatacatalog", Schema: t.Database, Columns: presto})
+		strings.Join(names, ", "), strings.Join(pk, ", "), quote(t.Cursor), quote(c.DatabaseName(t.Database)), quote(t.Name))
+	def, err := json.Marshal(prestoView{OriginalSQL: sql, Catalog: "awsdatacatalog", Schema: c.DatabaseName(t.Database), Columns: presto})
 	if err != nil {
 		return err
 	}
@@ -66,9 +66,10 @@ func (c *Catalog) PutCurrentView(ctx context.Context, t *catalog.Table) error {
 			SerdeInfo: &types.SerDeInfo{},
 		},
 	}
-	_, err = c.client.CreateTable(ctx, &glue.CreateTableInput{DatabaseName: aws.String(t.Database), TableInput: in})
+	db := aws.String(c.DatabaseName(t.Database))
+	_, err = c.client.CreateTable(ctx, &glue.CreateTableInput{DatabaseName: db, TableInput: in})
 	if isA[*types.AlreadyExistsException](err) {
-		_, err = c.client.UpdateTable(ctx, &glue.UpdateTableInput{DatabaseName: aws.String(t.Database), TableInput: in})
+		_, err = c.client.UpdateTable(ctx, &glue.UpdateTableInput{DatabaseName: db, TableInput: in})
 	}
 	if err != nil {
 		return fmt.Errorf("gluecatalog: put view %s.%s: %w", t.Database, name, mapErr(err))

@@ -15,12 +15,22 @@ import (
 )
 
 // TestCurrentView registers silver.orders_current against moto_server and
-// checks it is stored the way Athena's CREATE VIEW stores a view, that a
+// checks it is stored the way Athena's CREATE VIEW stores a view (in the
+// Glue database the prefix gives, which the view's SQL names), that a
 // second call replaces it, and that ListTables leaves it out.
 func TestCurrentView(t *testing.T) {
+	for _, tc := range []struct{ description, prefix, glueDB string }{
+		{"no database prefix", "", "silver"},
+		{"database prefix lake_", "lake_", "lake_silver"},
+	} {
+		t.Run(tc.description, func(t *testing.T) { testCurrentView(t, tc.prefix, tc.glueDB) })
+	}
+}
+
+func testCurrentView(t *testing.T, prefix, glueDB string) {
 	ctx := context.Background()
 	client := newClient(t)
-	c, err := gluecatalog.New(client, "s3://lake-bucket/prod")
+	c, err := gluecatalog.New(client, "s3://lake-bucket/prod", gluecatalog.WithDatabasePrefix(prefix))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +55,7 @@ func TestCurrentView(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	out, err := client.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String("silver"), Name: aws.String("orders_current")})
+	out, err := client.GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String(glueDB), Name: aws.String("orders_current")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,8 +84,8 @@ func TestCurrentView(t *testing.T) {
 	if err := json.Unmarshal(raw, &view); err != nil {
 		t.Fatal(err)
 	}
-	wantSQL := `SELECT "order_id", "status", "amount", "updated_at", "tags", "spent", "dt" FROM (SELECT *, row_number() OVER (PARTITION BY "order_id" ORDER BY "updated_at" DESC NULLS LAST, "$path" DESC) AS "lake_version_rank" FROM "silver"."orders") WHERE "lake_version_rank" = 1`
-	if view.OriginalSQL != wantSQL || view.Catalog != "awsdatacatalog" || view.Schema != "silver" {
+	wantSQL := `SELECT "order_id", "status", "amount", "updated_at", "tags", "spent", "dt" FROM (SELECT *, row_number() OVER (PARTITION BY "order_id" ORDER BY "updated_at" DESC NULLS LAST, "$path" DESC) AS "lake_version_rank" FROM "` + glueDB + `"."orders") WHERE "lake_version_rank" = 1`
+	if view.OriginalSQL != wantSQL || view.Catalog != "awsdatacatalog" || view.Schema != glueDB {
 		t.Errorf("view = %+v\nwant SQL %s", view, wantSQL)
 	}
 	wantTypes := []string{"bigint", "varchar", "decimal(12,2)", "timestamp(3)", "array(varchar)", "row(months integer, days integer, microseconds bigint)", "varchar"}

@@ -45,6 +45,9 @@ const (
 type Runner struct {
 	API       API
 	Workgroup string
+	// Databases renames the lake's databases in every query to the Glue
+	// databases that hold them (DatabaseNames; nil: the same names).
+	Databases map[string]string
 	// PollMin is the first wait between GetQueryExecution calls; each wait
 	// doubles up to PollMax.
 	PollMin, PollMax time.Duration
@@ -82,6 +85,10 @@ func (e *QueryError) Error() string {
 // the query fails or is cancelled; when ctx ends first, it stops the query
 // and returns ctx's error.
 func (r *Runner) Query(ctx context.Context, sql string, w format.Writer) error {
+	sql, err := RenameDatabases(sql, r.Databases)
+	if err != nil {
+		return err
+	}
 	start, err := r.API.StartQueryExecution(ctx, &athena.StartQueryExecutionInput{
 		QueryString: aws.String(sql),
 		WorkGroup:   aws.String(r.Workgroup),
