@@ -107,6 +107,8 @@ type Execution struct {
 	Output          json.RawMessage `json:"output,omitempty"`
 	Error           string          `json:"error,omitempty"`
 	Cause           string          `json:"cause,omitempty"`
+	RedriveCount    int             `json:"redriveCount,omitempty"`
+	RedriveDate     *time.Time      `json:"redriveDate,omitempty"`
 }
 
 // Execution statuses.

@@ -142,7 +142,7 @@ func (x *execution) fanOut(ctx context.Context, n, limit int, work func(context.
 					}
 				default:
 					failed++
-					results[i] = map[string]any{"Error": f.name, "Cause": f.cause}
+					results[i] = objectOf("Error", f.name, "Cause", f.cause)
 					if (exceeded == nil || exceeded(failed) || !f.handleable()) && (first == nil || first.aborted) {
 						first = f
 						cancel()

@@ -208,30 +208,30 @@ type stateCtx struct {
 
 // contextObject builds $$ for a state.
 func (x *execution) contextObject(sc *stateCtx) any {
-	c := map[string]any{
-		"Execution": map[string]any{
-			"Id":           x.info.ExecutionARN,
-			"Input":        x.input,
-			"Name":         x.info.Name,
-			"RoleArn":      x.roleARN(),
-			"StartTime":    formatTime(x.info.StartDate),
-			"RedriveCount": json.Number("0"),
-		},
-		"State": map[string]any{
-			"EnteredTime": formatTime(sc.entered),
-			"Name":        sc.name,
-			"RetryCount":  json.Number(strconv.Itoa(sc.retryCount)),
-		},
-		"StateMachine": map[string]any{
-			"Id":   x.m.arn,
-			"Name": x.m.name,
-		},
-	}
+	c := objectOf(
+		"Execution", objectOf(
+			"Id", x.info.ExecutionARN,
+			"Input", x.input,
+			"StartTime", formatTime(x.info.StartDate),
+			"Name", x.info.Name,
+			"RoleArn", x.roleARN(),
+			"RedriveCount", json.Number(strconv.Itoa(x.info.RedriveCount)),
+		),
+		"StateMachine", objectOf(
+			"Id", x.m.arn,
+			"Name", x.m.name,
+		),
+		"State", objectOf(
+			"Name", sc.name,
+			"EnteredTime", formatTime(sc.entered),
+			"RetryCount", json.Number(strconv.Itoa(sc.retryCount)),
+		),
+	)
 	if sc.inMap {
-		c["Map"] = map[string]any{"Item": map[string]any{
-			"Index": json.Number(strconv.Itoa(sc.mapIndex)),
-			"Value": sc.mapValue,
-		}}
+		c.put("Map", objectOf("Item", objectOf(
+			"Index", json.Number(strconv.Itoa(sc.mapIndex)),
+			"Value", sc.mapValue,
+		)))
 	}
 	return c
 }
