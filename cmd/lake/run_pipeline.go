@@ -36,8 +36,11 @@ type executionLine struct {
 // them. It fails if any execution failed.
 func runPipeline(ctx context.Context, g *globals, in pipeline.StartInput, format string, stdout, stderr io.Writer) error {
 	t0 := time.Now()
-	loc, err := openLocal(ctx, g, localrun.Options{Log: stderr})
+	loc, err := openLocal(ctx, g, localrun.Options{Log: stderr, Finder: "lake run"})
 	if err != nil {
+		return err
+	}
+	if err := loc.runner.ReapAbandoned(ctx); err != nil {
 		return err
 	}
 	var sum runSummary

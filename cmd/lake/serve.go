@@ -46,7 +46,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		opts.Schedule = s
 	}
-	loc, err := openLocal(ctx, g, localrun.Options{Log: stderr})
+	loc, err := openLocal(ctx, g, localrun.Options{Log: stderr, Finder: "lake serve"})
 	if err != nil {
 		return err
 	}

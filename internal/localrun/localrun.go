@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/medallionlake/lake/internal/asl"
+	"github.com/medallionlake/lake/internal/execstore"
 	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/statemachine"
@@ -35,7 +36,7 @@ type Runner struct {
 	lake    store.Store
 	bucket  string
 	prefix  string
-	rec     asl.Recorder
+	execs   *execstore.Store
 	log     io.Writer
 	now     func() time.Time
 	// Concurrency is how many object executions run at once (default 4).
@@ -51,6 +52,9 @@ type Options struct {
 	Log io.Writer
 	// Clock drives the interpreter (nil: real time).
 	Clock asl.Clock
+	// Finder names the command in the cause of executions it finds
+	// abandoned by a dead process (default "lake").
+	Finder string
 }
 
 // functionName is the local Lambda function name of a task, as the
@@ -77,7 +81,7 @@ func substitutions(bucket string) map[string]string {
 }
 
 // New loads the pipeline definition with p's tasks as its handlers. Every
-// execution's history is kept under _meta/executions/ in lake.
+// execution is kept in lake by an execstore.Store (Executions).
 func New(p *pipeline.Pipeline, lake store.Store, opts Options) (*Runner, error) {
 	bucket := opts.Bucket
 	if bucket == "" {
@@ -93,8 +97,27 @@ func New(p *pipeline.Pipeline, lake store.Store, opts Options) (*Runner, error) 
 	}
 	return &Runner{
 		machine: m, lake: lake, bucket: bucket, prefix: opts.Prefix,
-		rec: asl.NewStoreRecorder(lake), log: log, now: time.Now, Concurrency: 4,
+		execs: execstore.New(lake, execstore.Options{Finder: opts.Finder, Log: log}),
+		log:   log, now: time.Now, Concurrency: 4,
 	}, nil
+}
+
+// Executions is where the runner keeps its executions; it records any
+// other machine's too (the served API uses it).
+func (r *Runner) Executions() *execstore.Store { return r.execs }
+
+// Machine is the loaded pipeline state machine.
+func (r *Runner) Machine() *asl.Machine { return r.machine }
+
+// ReapAbandoned marks ABORTED the executions left RUNNING by a process
+// that died, logging each; `lake run` and `lake serve` call it when they
+// start.
+func (r *Runner) ReapAbandoned(ctx context.Context) error {
+	reaped, err := r.execs.Reap(ctx)
+	for _, e := range reaped {
+		fmt.Fprintf(r.log, "%s ABORTED: %s\n", e.Name, e.Cause)
+	}
+	return err
 }
 
 // Load loads any definition for the local interpreter with p's tasks
@@ -144,7 +167,7 @@ func (r *Runner) Object(ctx context.Context, obj store.ObjectInfo) (*asl.Executi
 }
 
 func (r *Runner) run(ctx context.Context, what string, input []byte) (*asl.Execution, error) {
-	exec, err := r.machine.Run(ctx, input, asl.RunOptions{Recorder: r.rec})
+	exec, err := r.machine.Run(ctx, input, asl.RunOptions{Recorder: r.execs})
 	if err != nil {
 		return exec, fmt.Errorf("localrun: %s: %w", what, err)
 	}
