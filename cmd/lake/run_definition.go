@@ -74,7 +74,7 @@ func runDefinition(ctx context.Context, g *globals, defPath, inputPath string, s
 	if err != nil {
 		return err
 	}
-	m, err := localrun.Load(def, loc.pipeline, localrun.Bucket, nil)
+	m, err := localrun.Load(localrun.PipelineName, def, loc.pipeline, localrun.Bucket, nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w", defPath, err)
 	}

@@ -30,15 +30,22 @@ const LandingPrefix = "bronze/landing/"
 // (and substitutes for ${LakeBucket}) when the lake is not in S3.
 const Bucket = "local-lake"
 
+// PipelineName is the name of the pipeline state machine when it runs
+// locally (its ARN is arn:aws:states:local:000000000000:stateMachine:lake-pipeline).
+const PipelineName = "lake-pipeline"
+
 // Runner starts executions of the pipeline state machine.
 type Runner struct {
-	machine *asl.Machine
-	lake    store.Store
-	bucket  string
-	prefix  string
-	execs   *execstore.Store
-	log     io.Writer
-	now     func() time.Time
+	machine    *asl.Machine
+	definition string // after substitution
+	pipeline   *pipeline.Pipeline
+	clock      asl.Clock
+	lake       store.Store
+	bucket     string
+	prefix     string
+	execs      *execstore.Store
+	log        io.Writer
+	now        func() time.Time
 	// Concurrency is how many object executions run at once (default 4).
 	Concurrency int
 }
@@ -80,6 +87,17 @@ func substitutions(bucket string) map[string]string {
 	}
 }
 
+// usedSubstitutions are the substitutions whose placeholders def uses.
+func usedSubstitutions(def []byte, bucket string) map[string]string {
+	subs := map[string]string{}
+	for k, v := range substitutions(bucket) {
+		if bytes.Contains(def, []byte("${"+k+"}")) {
+			subs[k] = v
+		}
+	}
+	return subs
+}
+
 // New loads the pipeline definition with p's tasks as its handlers. Every
 // execution is kept in lake by an execstore.Store (Executions).
 func New(p *pipeline.Pipeline, lake store.Store, opts Options) (*Runner, error) {
@@ -87,7 +105,11 @@ func New(p *pipeline.Pipeline, lake store.Store, opts Options) (*Runner, error) 
 	if bucket == "" {
 		bucket = Bucket
 	}
-	m, err := Load(statemachine.Pipeline, p, bucket, opts.Clock)
+	m, err := Load(PipelineName, statemachine.Pipeline, p, bucket, opts.Clock)
+	if err != nil {
+		return nil, fmt.Errorf("localrun: statemachine/pipeline.asl.json: %w", err)
+	}
+	def, err := asl.Substitute(string(statemachine.Pipeline), usedSubstitutions(statemachine.Pipeline, bucket))
 	if err != nil {
 		return nil, fmt.Errorf("localrun: statemachine/pipeline.asl.json: %w", err)
 	}
@@ -96,7 +118,7 @@ func New(p *pipeline.Pipeline, lake store.Store, opts Options) (*Runner, error) 
 		log = io.Discard
 	}
 	return &Runner{
-		machine: m, lake: lake, bucket: bucket, prefix: opts.Prefix,
+		machine: m, definition: def, pipeline: p, clock: opts.Clock, lake: lake, bucket: bucket, prefix: opts.Prefix,
 		execs: execstore.New(lake, execstore.Options{Finder: opts.Finder, Log: log}),
 		log:   log, now: time.Now, Concurrency: 4,
 	}, nil
@@ -109,6 +131,16 @@ func (r *Runner) Executions() *execstore.Store { return r.execs }
 // Machine is the loaded pipeline state machine.
 func (r *Runner) Machine() *asl.Machine { return r.machine }
 
+// Definition is the pipeline's definition as loaded, placeholders
+// substituted.
+func (r *Runner) Definition() string { return r.definition }
+
+// LoadMachine loads any definition as Load does, bound to the runner's
+// pipeline and lake.
+func (r *Runner) LoadMachine(name string, def []byte) (*asl.Machine, error) {
+	return Load(name, def, r.pipeline, r.bucket, r.clock)
+}
+
 // ReapAbandoned marks ABORTED the executions left RUNNING by a process
 // that died, logging each; `lake run` and `lake serve` call it when they
 // start.
@@ -120,24 +152,18 @@ func (r *Runner) ReapAbandoned(ctx context.Context) error {
 	return err
 }
 
-// Load loads any definition for the local interpreter with p's tasks
-// bound as the Lambda functions lake-plan, lake-ingest, ... and
-// template.yaml's DefinitionSubstitutions, those of them that def uses,
-// set to those functions' local ARNs and bucket.
-func Load(def []byte, p *pipeline.Pipeline, bucket string, clock asl.Clock) (*asl.Machine, error) {
+// Load loads any definition for the local interpreter as the state
+// machine name, with p's tasks bound as the Lambda functions lake-plan,
+// lake-ingest, ... and template.yaml's DefinitionSubstitutions, those of
+// them that def uses, set to those functions' local ARNs and bucket.
+func Load(name string, def []byte, p *pipeline.Pipeline, bucket string, clock asl.Clock) (*asl.Machine, error) {
 	handlers := map[string]asl.Handler{}
 	for name, h := range p.Handlers() {
 		handlers[functionName(name)] = h
 	}
-	subs := map[string]string{}
-	for k, v := range substitutions(bucket) {
-		if bytes.Contains(def, []byte("${"+k+"}")) {
-			subs[k] = v
-		}
-	}
 	return asl.Load(def, asl.Options{
-		Name:          "lake-pipeline",
-		Substitutions: subs,
+		Name:          name,
+		Substitutions: usedSubstitutions(def, bucket),
 		Handlers:      handlers,
 		Clock:         clock,
 	})
@@ -154,16 +180,21 @@ func (r *Runner) Start(ctx context.Context, in pipeline.StartInput) (*asl.Execut
 
 // Object runs one execution for an Object Created event of obj.
 func (r *Runner) Object(ctx context.Context, obj store.ObjectInfo) (*asl.Execution, error) {
-	key := obj.Key
-	if r.prefix != "" {
-		key = r.prefix + "/" + key
-	}
-	ev := pipeline.NewObjectCreatedEvent(r.bucket, key, obj.ETag, obj.Size, r.now().UTC().Format(time.RFC3339))
-	raw, err := json.Marshal(ev)
+	raw, err := r.ObjectEvent(obj)
 	if err != nil {
 		return nil, err
 	}
 	return r.run(ctx, obj.Key, raw)
+}
+
+// ObjectEvent is the Object Created event, as EventBridge sends it, that
+// starts the execution for obj, an object of the lake.
+func (r *Runner) ObjectEvent(obj store.ObjectInfo) ([]byte, error) {
+	key := obj.Key
+	if r.prefix != "" {
+		key = r.prefix + "/" + key
+	}
+	return json.Marshal(pipeline.NewObjectCreatedEvent(r.bucket, key, obj.ETag, obj.Size, r.now().UTC().Format(time.RFC3339)))
 }
 
 func (r *Runner) run(ctx context.Context, what string, input []byte) (*asl.Execution, error) {
