@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"time"
@@ -51,9 +52,9 @@ type Config struct {
 	// Endpoint replaces the AWS endpoints of Step Functions and
 	// CloudFormation (moto_server, `lake serve --api`).
 	Endpoint string
-	// Credentials replace the SDK's default chain. With an Endpoint and no
-	// credentials anywhere, placeholder ones are used: local endpoints do
-	// not check them.
+	// Credentials replace the SDK's default chain. With an Endpoint and
+	// neither AWS_ACCESS_KEY_ID nor AWS_PROFILE set, placeholder ones are
+	// used: local endpoints do not check them.
 	Credentials aws.CredentialsProvider
 }
 
@@ -73,20 +74,18 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Region != "" {
 		opts = append(opts, config.WithRegion(cfg.Region))
 	}
-	if cfg.Credentials != nil {
+	switch {
+	case cfg.Credentials != nil:
 		opts = append(opts, config.WithCredentialsProvider(cfg.Credentials))
+	case cfg.Endpoint != "" && os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "":
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")))
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("sfnclient: AWS configuration: %w", err)
 	}
-	if cfg.Endpoint != "" {
-		if awsCfg.Region == "" {
-			awsCfg.Region = "us-east-1"
-		}
-		if _, err := awsCfg.Credentials.Retrieve(ctx); err != nil {
-			awsCfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
-		}
+	if cfg.Endpoint != "" && awsCfg.Region == "" {
+		awsCfg.Region = "us-east-1"
 	}
 	endpoint := func(base **string) {
 		if cfg.Endpoint != "" {
@@ -146,10 +145,13 @@ func (c *Client) ExecutionARN(name string) string {
 	return strings.Replace(c.StateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
 }
 
-// Start starts an execution on input (JSON); name may be empty (Step
-// Functions then picks one).
+// Start starts an execution on input (JSON; none gives {}); name may be
+// empty (Step Functions then picks one).
 func (c *Client) Start(ctx context.Context, name string, input []byte) (*asl.Execution, error) {
-	in := &sfn.StartExecutionInput{StateMachineArn: aws.String(c.StateMachineARN), Input: aws.String(string(input))}
+	in := &sfn.StartExecutionInput{StateMachineArn: aws.String(c.StateMachineARN)}
+	if len(input) > 0 {
+		in.Input = aws.String(string(input))
+	}
 	if name != "" {
 		in.Name = aws.String(name)
 	}
