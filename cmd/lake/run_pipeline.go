@@ -16,7 +16,7 @@ import (
 // runSummary is what `lake run` prints on stdout.
 type runSummary struct {
 	Executions []executionLine  `json:"executions"`
-	Layers     []localrun.Layer `json:"layers"`
+	Layers     []localrun.Layer `json:"layers,omitempty"`
 	Failed     int              `json:"failed"`
 	DurationMs int64            `json:"duration_ms"`
 }
@@ -44,15 +44,7 @@ func runPipeline(ctx context.Context, g *globals, in pipeline.StartInput, format
 		return err
 	}
 	var sum runSummary
-	add := func(start string, e *asl.Execution) {
-		line := executionLine{Name: e.Name, Start: start, Status: e.Status, Error: e.Error, Cause: e.Cause}
-		if e.Status == asl.StatusSucceeded {
-			line.Output = e.Output
-		} else {
-			sum.Failed++
-		}
-		sum.Executions = append(sum.Executions, line)
-	}
+	add := sum.add
 	if g.source != "" {
 		fmt.Fprintln(stderr, "lake run: scheduled start: ingest")
 		e, err := loc.runner.Start(ctx, in)
@@ -88,6 +80,17 @@ func runPipeline(ctx context.Context, g *globals, in pipeline.StartInput, format
 		return fmt.Errorf("%d of %d executions failed; see `lake executions NAME`", sum.Failed, len(sum.Executions))
 	}
 	return nil
+}
+
+// add adds an execution, started by start, to the summary.
+func (sum *runSummary) add(start string, e *asl.Execution) {
+	line := executionLine{Name: e.Name, Start: start, Status: e.Status, Error: e.Error, Cause: e.Cause}
+	if e.Status == asl.StatusSucceeded {
+		line.Output = e.Output
+	} else {
+		sum.Failed++
+	}
+	sum.Executions = append(sum.Executions, line)
 }
 
 func printRunSummary(w io.Writer, format string, sum *runSummary) error {

@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/medallionlake/lake/internal/localrun"
 	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/schedule"
+	"github.com/medallionlake/lake/internal/sfnapi"
 )
 
 func init() {
@@ -21,11 +24,13 @@ func init() {
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, g := newFlagSet("serve", "[--schedule EXPR] [--poll DURATION] [--table T,...]", stderr)
+	fs, g := newFlagSet("serve", "[--schedule EXPR] [--poll DURATION] [--table T,...] [--api ADDR]", stderr)
 	expr := fs.String("schedule", envOr("LAKE_SCHEDULE", "rate(15 minutes)"), "EventBridge schedule expression for ingest, rate(...) or cron(...), UTC; \"off\" for none (env LAKE_SCHEDULE)")
 	poll := fs.Duration("poll", 2*time.Second, "how often bronze/landing/ is checked for new objects")
 	tables := fs.String("table", "", "comma-separated tables for scheduled starts (default: all)")
 	concurrency := fs.Int("concurrency", 4, "object executions at once")
+	api := fs.String("api", envOr("LAKE_API", ""), "also serve the Step Functions API at this address, e.g. 127.0.0.1:8083 or 8083 (off by default; loopback only unless --api-allow-remote) (env LAKE_API)")
+	allowRemote := fs.Bool("api-allow-remote", false, "let --api listen on an address other than loopback: the API has no authentication")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -51,6 +56,47 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	loc.runner.Concurrency = *concurrency
+	if *api != "" {
+		_, stopAPI, err := serveAPI(ctx, loc, *api, *allowRemote, stderr)
+		if err != nil {
+			return err
+		}
+		defer stopAPI()
+	}
 	fmt.Fprintf(stderr, "lake serve: lake %s, schedule %s, watching %s every %s; stop with Ctrl-C\n", g.lake, *expr, localrun.LandingPrefix, *poll)
 	return loc.runner.Serve(ctx, opts)
+}
+
+// serveAPI serves the Step Functions API at addr until the returned stop
+// is called, which waits for the executions it started to end; it returns
+// the URL it serves at.
+func serveAPI(ctx context.Context, loc *local, addr string, allowRemote bool, stderr io.Writer) (url string, stop func(), err error) {
+	server, err := sfnapi.New(ctx, sfnapi.Options{
+		Lake:       loc.lake,
+		Executions: loc.runner.Executions(),
+		Load:       loc.runner.LoadMachine,
+		Builtin:    []sfnapi.Builtin{{Machine: loc.runner.Machine(), Definition: loc.runner.Definition()}},
+		Log:        stderr,
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := sfnapi.Listen(addr, allowRemote)
+	if err != nil {
+		return "", nil, err
+	}
+	hs := &http.Server{Handler: server, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(stderr, "lake serve: API: %v\n", err)
+		}
+	}()
+	url = "http://" + ln.Addr().String()
+	fmt.Fprintf(stderr, "lake serve: Step Functions API at %s (state machine %s)\n", url, loc.runner.Machine().ARN())
+	return url, func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+		server.Wait()
+	}, nil
 }

@@ -28,6 +28,10 @@ var executionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
 // also lake keys).
 func ValidName(name string) bool { return executionName.MatchString(name) }
 
+// timestamp is the time recorded in executions and their events: UTC, in
+// milliseconds, as Step Functions records it.
+func (m *Machine) timestamp() time.Time { return m.clock.Now().UTC().Truncate(time.Millisecond) }
+
 // ExecutionARN is the ARN of this machine's execution called name.
 func (m *Machine) ExecutionARN(name string) string {
 	return fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", localRegion, localAccount, m.name, name)
@@ -72,7 +76,7 @@ func (m *Machine) Run(ctx context.Context, input json.RawMessage, opts RunOption
 			StateMachineARN: m.arn,
 			Name:            name,
 			Status:          StatusRunning,
-			StartDate:       m.clock.Now().UTC(),
+			StartDate:       m.timestamp(),
 			Input:           canon,
 		},
 	}
@@ -131,7 +135,7 @@ func (m *Machine) Redrive(ctx context.Context, prior *Execution, history []Event
 	if err != nil {
 		return nil, fmt.Errorf("asl: redriving %s: its input is not JSON: %w", prior.Name, err)
 	}
-	now := m.clock.Now().UTC()
+	now := m.timestamp()
 	info := *prior
 	info.Status, info.StopDate, info.Output, info.Error, info.Cause = StatusRunning, nil, nil, "", ""
 	info.RedriveCount++
@@ -206,7 +210,7 @@ func (x *execution) emit(prev *int64, typ string, d *EventDetails) int64 {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.nextID++
-	ev := Event{ID: x.nextID, PreviousEventID: *prev, Timestamp: x.m.clock.Now().UTC(), Type: typ, Details: d}
+	ev := Event{ID: x.nextID, PreviousEventID: *prev, Timestamp: x.m.timestamp(), Type: typ, Details: d}
 	*prev = ev.ID
 	if x.rec != nil && x.recErr == nil {
 		info := x.info
@@ -227,7 +231,7 @@ func (x *execution) lastID() int64 {
 // finish records the execution's end: its output, or f with status
 // failed (FAILED, TIMED_OUT or ABORTED).
 func (x *execution) finish(prev *int64, out any, f *failure, failed string) {
-	now := x.m.clock.Now().UTC()
+	now := x.m.timestamp()
 	x.mu.Lock()
 	x.info.StopDate = &now
 	switch {

@@ -190,11 +190,21 @@ func (r *Runner) Object(ctx context.Context, obj store.ObjectInfo) (*asl.Executi
 // ObjectEvent is the Object Created event, as EventBridge sends it, that
 // starts the execution for obj, an object of the lake.
 func (r *Runner) ObjectEvent(obj store.ObjectInfo) ([]byte, error) {
-	key := obj.Key
-	if r.prefix != "" {
-		key = r.prefix + "/" + key
+	return ObjectEvent(r.bucket, r.prefix, obj, r.now())
+}
+
+// ObjectEvent is the Object Created event EventBridge sends at time at
+// for obj, an object of the lake at bucket and prefix (S3Location's):
+// the input that starts the pipeline for it, locally or in AWS.
+func ObjectEvent(bucket, prefix string, obj store.ObjectInfo, at time.Time) ([]byte, error) {
+	if bucket == "" {
+		bucket = Bucket
 	}
-	return json.Marshal(pipeline.NewObjectCreatedEvent(r.bucket, key, obj.ETag, obj.Size, r.now().UTC().Format(time.RFC3339)))
+	key := obj.Key
+	if prefix != "" {
+		key = prefix + "/" + key
+	}
+	return json.Marshal(pipeline.NewObjectCreatedEvent(bucket, key, obj.ETag, obj.Size, at.UTC().Format(time.RFC3339)))
 }
 
 func (r *Runner) run(ctx context.Context, what string, input []byte) (*asl.Execution, error) {

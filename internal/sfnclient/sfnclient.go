@@ -41,11 +41,15 @@ const StackOutput = "PipelineArn"
 
 // Config says which state machine to use and where.
 type Config struct {
-	// StateMachineARN names the state machine; if empty, Stack does.
+	// StateMachineARN names the state machine; if empty, Stack does, or
+	// else Name.
 	StateMachineARN string
 	// Stack is a CloudFormation stack whose PipelineArn output names the
 	// state machine.
 	Stack string
+	// Name is the state machine's name, looked up with ListStateMachines
+	// (`lake serve --api` serves the pipeline as lake-pipeline).
+	Name string
 	// Region is the AWS region; empty: the SDK's default chain
 	// (AWS_REGION, the shared config), or us-east-1 with an Endpoint.
 	Region string
@@ -67,7 +71,7 @@ type Client struct {
 
 // New connects and finds the state machine.
 func New(ctx context.Context, cfg Config) (*Client, error) {
-	if cfg.StateMachineARN == "" && cfg.Stack == "" {
+	if cfg.StateMachineARN == "" && cfg.Stack == "" && cfg.Name == "" {
 		return nil, errors.New("sfnclient: name the state machine: --state-machine ARN (LAKE_STATE_MACHINE_ARN) or --stack NAME (LAKE_STACK)")
 	}
 	var opts []func(*config.LoadOptions) error
@@ -101,13 +105,36 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		}),
 		StateMachineARN: cfg.StateMachineARN,
 	}
-	if c.StateMachineARN == "" {
+	switch {
+	case c.StateMachineARN != "":
+	case cfg.Stack != "":
 		cfn := cloudformation.NewFromConfig(awsCfg, func(o *cloudformation.Options) { endpoint(&o.BaseEndpoint) })
 		if c.StateMachineARN, err = stackOutput(ctx, cfn, cfg.Stack); err != nil {
 			return nil, err
 		}
+	default:
+		if c.StateMachineARN, err = c.named(ctx, cfg.Name); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
+}
+
+// named finds the ARN of the state machine called name.
+func (c *Client) named(ctx context.Context, name string) (string, error) {
+	pages := sfn.NewListStateMachinesPaginator(c.sfn, &sfn.ListStateMachinesInput{})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return "", fmt.Errorf("sfnclient: listing state machines: %w", err)
+		}
+		for _, sm := range page.StateMachines {
+			if aws.ToString(sm.Name) == name {
+				return aws.ToString(sm.StateMachineArn), nil
+			}
+		}
+	}
+	return "", fmt.Errorf("sfnclient: no state machine is called %s: name one with --state-machine ARN or --stack NAME", name)
 }
 
 // NoHostPrefix is an SDK API option that turns off endpoint host
