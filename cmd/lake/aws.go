@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/medallionlake/lake/internal/asl"
 	"github.com/medallionlake/lake/internal/localrun"
@@ -87,31 +88,22 @@ func init() {
 }
 
 func runRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, _ := newFlagSet("redrive", "--aws [--stack S | --state-machine ARN] [--endpoint URL] [--wait] NAME", stderr)
-	a := addAWSFlags(fs)
-	wait := fs.Bool("wait", false, "wait for the redriven execution to end; exit non-zero unless it succeeds")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if err := a.requireAWS("redrive"); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("want one execution name or ARN, got %q", fs.Args())
-	}
-	c, err := a.client(ctx)
+	var wait *bool
+	c, name, err := executionCommand(ctx, "redrive", "--aws [--stack S | --state-machine ARN] [--endpoint URL] [--wait] NAME", args, stderr, func(fs *flag.FlagSet) {
+		wait = fs.Bool("wait", false, "wait for the redriven execution to end; exit non-zero unless it succeeds")
+	})
 	if err != nil {
 		return err
 	}
-	at, err := c.Redrive(ctx, fs.Arg(0))
+	at, err := c.Redrive(ctx, name)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "redrove %s at %s\n", fs.Arg(0), at.UTC().Format("2006-01-02T15:04:05Z"))
+	fmt.Fprintf(stdout, "redrove %s at %s\n", name, at.UTC().Format(time.RFC3339))
 	if !*wait {
 		return nil
 	}
-	e, err := waitAWS(ctx, c, fs.Arg(0), stderr)
+	e, err := waitAWS(ctx, c, name, stderr)
 	if err != nil {
 		return err
 	}
@@ -119,29 +111,40 @@ func runRedrive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 }
 
 func runStop(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, _ := newFlagSet("stop", "--aws [--stack S | --state-machine ARN] [--endpoint URL] [--error E] [--cause C] NAME", stderr)
-	a := addAWSFlags(fs)
-	errName := fs.String("error", "", "the error to stop it with (shown by DescribeExecution)")
-	cause := fs.String("cause", "", "the cause to stop it with")
-	if err := fs.Parse(args); err != nil {
+	var errName, cause *string
+	c, name, err := executionCommand(ctx, "stop", "--aws [--stack S | --state-machine ARN] [--endpoint URL] [--error E] [--cause C] NAME", args, stderr, func(fs *flag.FlagSet) {
+		errName = fs.String("error", "", "the error to stop it with (shown by DescribeExecution)")
+		cause = fs.String("cause", "", "the cause to stop it with")
+	})
+	if err != nil {
 		return err
 	}
-	if err := a.requireAWS("stop"); err != nil {
+	at, err := c.Stop(ctx, name, *errName, *cause)
+	if err != nil {
 		return err
+	}
+	fmt.Fprintf(stdout, "stopped %s at %s\n", name, at.UTC().Format(time.RFC3339))
+	return nil
+}
+
+// executionCommand parses the flags of a command that acts on one Step
+// Functions execution (more adds the command's own) and connects; it
+// returns the client and the execution's name or ARN.
+func executionCommand(ctx context.Context, command, usage string, args []string, stderr io.Writer, more func(*flag.FlagSet)) (*sfnclient.Client, string, error) {
+	fs, _ := newFlagSet(command, usage, stderr)
+	a := addAWSFlags(fs)
+	more(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, "", err
+	}
+	if err := a.requireAWS(command); err != nil {
+		return nil, "", err
 	}
 	if fs.NArg() != 1 {
-		return fmt.Errorf("want one execution name or ARN, got %q", fs.Args())
+		return nil, "", fmt.Errorf("want one execution name or ARN, got %q", fs.Args())
 	}
 	c, err := a.client(ctx)
-	if err != nil {
-		return err
-	}
-	at, err := c.Stop(ctx, fs.Arg(0), *errName, *cause)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "stopped %s at %s\n", fs.Arg(0), at.UTC().Format("2006-01-02T15:04:05Z"))
-	return nil
+	return c, fs.Arg(0), err
 }
 
 // ended prints how an execution ended and fails unless it succeeded.
