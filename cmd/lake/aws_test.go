@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,8 +17,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/medallionlake/lake/internal/asl"
+	"github.com/medallionlake/lake/internal/execstore"
 	"github.com/medallionlake/lake/internal/localrun"
 	"github.com/medallionlake/lake/internal/sfnclient"
+	"github.com/medallionlake/lake/internal/store/storeurl"
 	"github.com/medallionlake/lake/internal/testenv"
 )
 
@@ -139,5 +144,50 @@ func TestAWSCommands(t *testing.T) {
 
 	if _, _, err := lakeCmd(t, "stop", lake, source, "long"); err == nil || !strings.Contains(err.Error(), "--aws") {
 		t.Fatalf("lake stop without --aws: %v, want an error saying to add --aws", err)
+	}
+}
+
+// TestRunMarksAbandonedExecutions leaves an execution RUNNING with its
+// lease held by a process of this host that no longer exists (as after a
+// kill -9) and checks that `lake run` marks it ABORTED with the reason
+// when it starts.
+func TestRunMarksAbandonedExecutions(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	lake := "file://" + dir
+	st, err := storeurl.Open(ctx, lake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	ns, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		t.Skipf("no PID namespace to compare (%v): only the lease's expiry tells here", err)
+	}
+	now := time.Now().UTC()
+	put := func(key string, v any) {
+		b, _ := json.Marshal(v)
+		if _, err := st.Put(ctx, key, bytes.NewReader(b), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(execstore.LeasePrefix+"dead-1.json", execstore.Lease{Execution: "dead-1", Owner: execstore.Owner{Host: host, PID: gone.Process.Pid, PIDNS: ns, ID: "gone"},
+		Renewed: now, Expires: now.Add(time.Hour)})
+	put(execstore.Prefix+"dead-1/execution.json", asl.Execution{Name: "dead-1", Status: asl.StatusRunning, StartDate: now, Input: json.RawMessage(`{}`)})
+
+	_, stderr, err := lakeCmd(t, "run", lake, "")
+	if err != nil {
+		t.Fatalf("lake run: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "dead-1 ABORTED") || !strings.Contains(stderr, "no longer exists") {
+		t.Fatalf("lake run did not report the abandoned execution:\n%s", stderr)
+	}
+	out, _, err := lakeCmd(t, "executions", lake, "", "dead-1")
+	if err != nil || !strings.Contains(out, "ABORTED") || !strings.Contains(out, execstore.AbandonedError) || !strings.Contains(out, "lake run found it") {
+		t.Fatalf("lake executions dead-1: %v\n%s", err, out)
 	}
 }
