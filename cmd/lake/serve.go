@@ -67,9 +67,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return loc.runner.Serve(ctx, opts)
 }
 
+// apiGrace is how long executions started through the API may take to end
+// when lake serve stops; those still running then end ABORTED.
+const apiGrace = 30 * time.Second
+
 // serveAPI serves the Step Functions API at addr until the returned stop
-// is called, which waits for the executions it started to end; it returns
-// the URL it serves at.
+// is called, which gives the executions it started apiGrace to end; it
+// returns the URL it serves at.
 func serveAPI(ctx context.Context, loc *local, addr string, allowRemote bool, stderr io.Writer) (url string, stop func(), err error) {
 	server, err := sfnapi.New(ctx, sfnapi.Options{
 		Lake:       loc.lake,
@@ -94,9 +98,9 @@ func serveAPI(ctx context.Context, loc *local, addr string, allowRemote bool, st
 	url = "http://" + ln.Addr().String()
 	fmt.Fprintf(stderr, "lake serve: Step Functions API at %s (state machine %s)\n", url, loc.runner.Machine().ARN())
 	return url, func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), apiGrace)
 		defer cancel()
 		_ = hs.Shutdown(sctx)
-		server.Wait()
+		server.Shutdown(sctx)
 	}, nil
 }

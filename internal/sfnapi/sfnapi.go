@@ -71,7 +71,7 @@ type Options struct {
 type Server struct {
 	opts Options
 	ctx  context.Context // executions run under it
-	stop context.CancelFunc
+	stop context.CancelCauseFunc
 
 	mu       sync.Mutex
 	machines map[string]*machine // by name
@@ -108,7 +108,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	runCtx, stop := context.WithCancelCause(context.WithoutCancel(ctx))
 	s := &Server{opts: opts, ctx: runCtx, stop: stop, machines: map[string]*machine{}, running: map[string]*run{}}
 	for _, b := range opts.Builtin {
 		s.machines[b.Machine.Name()] = &machine{m: b.Machine, Name: b.Machine.Name(), ARN: b.Machine.ARN(), Definition: b.Definition,
@@ -123,12 +123,24 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 // Close stops the executions still running (they end ABORTED) and waits
 // for them.
 func (s *Server) Close() {
-	s.stop()
+	s.stop(&asl.Stopped{Err: "Lake.ServerStopped", Cause: "The Step Functions API that ran this execution (lake serve --api) stopped."})
 	s.wg.Wait()
 }
 
-// Wait waits for the executions running to end.
-func (s *Server) Wait() { s.wg.Wait() }
+// Shutdown lets the executions running end until ctx is done, then stops
+// the rest as Close does.
+func (s *Server) Shutdown(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.Close()
+	}
+}
 
 // apiError is an error in AWS's shape.
 type apiError struct {

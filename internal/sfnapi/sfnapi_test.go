@@ -297,3 +297,30 @@ func TestSyncStopRedrive(t *testing.T) {
 		t.Fatalf("history has no ExecutionRedriven event with redriveCount 1: %+v", redriven)
 	}
 }
+
+// TestShutdown gives running executions a grace period, then stops them
+// with a cause that says why.
+func TestShutdown(t *testing.T) {
+	lake := fileLake(t)
+	execs := execstore.New(lake, execstore.Options{})
+	a := serve(t, lake, execs, loadWith(handlers))
+	ctx := context.Background()
+	created, err := a.client.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{Name: aws.String("blocking"), RoleArn: aws.String("arn:aws:iam::0:role/r"),
+		Definition: aws.String(strings.ReplaceAll(echoDef, "function:echo", "function:block"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.client.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: created.StateMachineArn, Name: aws.String("late")}); err != nil {
+		t.Fatal(err)
+	}
+	grace, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	a.server.Shutdown(grace)
+	e, _, err := execs.Load(ctx, "late")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Status != asl.StatusAborted || e.Error != "Lake.ServerStopped" {
+		t.Fatalf("after the shutdown: %s %s: %s, want ABORTED Lake.ServerStopped", e.Status, e.Error, e.Cause)
+	}
+}
