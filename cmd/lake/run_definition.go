@@ -24,32 +24,64 @@ func init() {
 }
 
 func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, g := newFlagSet("run", "[--table T,...] [--parts N] [--format table|json] | --definition FILE.asl.json [--input FILE.json]", stderr)
+	fs, g := newFlagSet("run", "[--table T,...] [--parts N] [--scheduled] [--format table|json] | --aws [--object KEY | --input FILE.json] ... | --definition FILE.asl.json [--input FILE.json]", stderr)
 	def := fs.String("definition", "", "run this ASL definition instead of the pipeline, printing its output JSON alone on stdout")
-	input := fs.String("input", "", "with --definition: execution input JSON file (default {})")
+	input := fs.String("input", "", "with --definition or --aws: the execution's input JSON file (default {})")
 	tables := fs.String("table", "", "comma-separated tables for the scheduled start (default: all)")
 	parts := fs.Int("parts", 1, "key ranges per table, extracted in parallel by the Map state")
+	scheduled := fs.Bool("scheduled", false, "start the ingest as the schedule does (source \"schedule\") rather than by hand (\"manual\")")
 	format := fs.String("format", "table", "summary format: table or json")
+	object := fs.String("object", "", "with --aws: start the execution that the Object Created event of this bronze key starts")
+	name := fs.String("name", "", "with --aws: the execution's name (default: one Step Functions picks)")
+	a := addAWSFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *def != "" {
-		return runDefinition(ctx, g, *def, *input, stdout, stderr)
-	}
-	if *input != "" {
-		return errors.New("--input goes with --definition")
-	}
 	if *format != "table" && *format != "json" {
 		return fmt.Errorf("--format %q: want table or json", *format)
 	}
+	switch {
+	case *def != "" && a.on:
+		return errors.New("--definition runs the local interpreter: not with --aws")
+	case *def != "":
+		return runDefinition(ctx, g, *def, *input, stdout, stderr)
+	case (*object != "" || *name != "") && !a.on:
+		return errors.New("--object and --name go with --aws (locally, `lake run` starts one execution per object in bronze/landing/)")
+	case *input != "" && !a.on:
+		return errors.New("--input goes with --definition or --aws")
+	}
 	in := pipeline.StartInput{Source: "manual", Parts: *parts}
+	if *scheduled {
+		in.Source = "schedule"
+	}
 	if *tables != "" {
 		in.Tables = strings.Split(*tables, ",")
 	}
-	return runPipeline(ctx, g, in, *format, stdout, stderr)
+	if !a.on {
+		return runPipeline(ctx, g, in, *format, stdout, stderr)
+	}
+	start := awsStart{name: *name, label: in.Source}
+	var err error
+	switch {
+	case *input != "" && *object != "":
+		return errors.New("--input and --object both give the input: use one")
+	case *input != "":
+		start.label = *input
+		start.input, err = os.ReadFile(*input)
+	case *object != "":
+		start.label = *object
+		start.input, err = objectInput(ctx, g, a, *object)
+	default:
+		start.input, err = json.Marshal(in)
+	}
+	if err != nil {
+		return err
+	}
+	start.countLayers = flagGiven(fs, "lake") || os.Getenv("LAKE_URL") != ""
+	return runAWS(ctx, g, a, start, *format, stdout, stderr)
 }
 
 // runDefinition loads the ASL definition at defPath, runs it on the JSON
@@ -75,7 +107,7 @@ func runDefinition(ctx context.Context, g *globals, defPath, inputPath string, s
 	if err != nil {
 		return err
 	}
-	m, err := localrun.Load(def, loc.pipeline, localrun.Bucket, nil)
+	m, err := localrun.Load(localrun.PipelineName, def, loc.pipeline, localrun.Bucket, nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w", defPath, err)
 	}

@@ -17,7 +17,7 @@ import (
 // runSummary is what `lake run` prints on stdout.
 type runSummary struct {
 	Executions []executionLine  `json:"executions"`
-	Layers     []localrun.Layer `json:"layers"`
+	Layers     []localrun.Layer `json:"layers,omitempty"`
 	Failed     int              `json:"failed"`
 	DurationMs int64            `json:"duration_ms"`
 }
@@ -37,20 +37,15 @@ type executionLine struct {
 // them. It fails if any execution failed.
 func runPipeline(ctx context.Context, g *globals, in pipeline.StartInput, format string, stdout, stderr io.Writer) error {
 	t0 := time.Now()
-	loc, err := openLocal(ctx, g, localrun.Options{Log: stderr})
+	loc, err := openLocal(ctx, g, localrun.Options{Log: stderr, Finder: "lake run"})
 	if err != nil {
 		return err
 	}
-	var sum runSummary
-	add := func(start string, e *asl.Execution) {
-		line := executionLine{Name: e.Name, Start: start, Status: e.Status, Error: e.Error, Cause: e.Cause}
-		if e.Status == asl.StatusSucceeded {
-			line.Output = e.Output
-		} else {
-			sum.Failed++
-		}
-		sum.Executions = append(sum.Executions, line)
+	if err := loc.runner.ReapAbandoned(ctx); err != nil {
+		return err
 	}
+	var sum runSummary
+	add := sum.add
 	if g.source != "" {
 		fmt.Fprintln(stderr, "lake run: scheduled start: ingest")
 		e, err := loc.runner.Start(ctx, in)
@@ -86,6 +81,17 @@ func runPipeline(ctx context.Context, g *globals, in pipeline.StartInput, format
 		return fmt.Errorf("%d of %d executions failed; see `lake executions NAME`", sum.Failed, len(sum.Executions))
 	}
 	return nil
+}
+
+// add adds an execution, started by start, to the summary.
+func (sum *runSummary) add(start string, e *asl.Execution) {
+	line := executionLine{Name: e.Name, Start: start, Status: e.Status, Error: e.Error, Cause: e.Cause}
+	if e.Status == asl.StatusSucceeded {
+		line.Output = e.Output
+	} else {
+		sum.Failed++
+	}
+	sum.Executions = append(sum.Executions, line)
 }
 
 func printRunSummary(w io.Writer, format string, sum *runSummary) error {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/medallionlake/lake/internal/localrun"
 	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/schedule"
+	"github.com/medallionlake/lake/internal/sfnapi"
 )
 
 func init() {
@@ -22,11 +25,13 @@ func init() {
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, g := newFlagSet("serve", "[--schedule EXPR] [--poll DURATION] [--table T,...]", stderr)
+	fs, g := newFlagSet("serve", "[--schedule EXPR] [--poll DURATION] [--table T,...] [--api ADDR]", stderr)
 	expr := fs.String("schedule", envOr("LAKE_SCHEDULE", "rate(15 minutes)"), "EventBridge schedule expression for ingest, rate(...) or cron(...), UTC; \"off\" for none (env LAKE_SCHEDULE)")
 	poll := fs.Duration("poll", 2*time.Second, "how often "+layout.LandingPrefix+" is checked for new objects")
 	tables := fs.String("table", "", "comma-separated tables for scheduled starts (default: all)")
 	concurrency := fs.Int("concurrency", 4, "object executions at once")
+	api := fs.String("api", envOr("LAKE_API", ""), "also serve the Step Functions API at this address, e.g. 127.0.0.1:8083 or 8083 (off by default; loopback only unless --api-allow-remote) (env LAKE_API)")
+	allowRemote := fs.Bool("api-allow-remote", false, "let --api listen on an address other than loopback: the API has no authentication")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,11 +52,56 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		opts.Schedule = s
 	}
-	loc, err := openLocal(ctx, g, localrun.Options{Log: stderr})
+	loc, err := openLocal(ctx, g, localrun.Options{Log: stderr, Finder: "lake serve"})
 	if err != nil {
 		return err
 	}
 	loc.runner.Concurrency = *concurrency
+	if *api != "" {
+		_, stopAPI, err := serveAPI(ctx, loc, *api, *allowRemote, stderr)
+		if err != nil {
+			return err
+		}
+		defer stopAPI()
+	}
 	fmt.Fprintf(stderr, "lake serve: lake %s, schedule %s, watching %s every %s; stop with Ctrl-C\n", g.lake, *expr, layout.LandingPrefix, *poll)
 	return loc.runner.Serve(ctx, opts)
+}
+
+// apiGrace is how long executions started through the API may take to end
+// when lake serve stops; those still running then end ABORTED.
+const apiGrace = 30 * time.Second
+
+// serveAPI serves the Step Functions API at addr until the returned stop
+// is called, which gives the executions it started apiGrace to end; it
+// returns the URL it serves at.
+func serveAPI(ctx context.Context, loc *local, addr string, allowRemote bool, stderr io.Writer) (url string, stop func(), err error) {
+	server, err := sfnapi.New(ctx, sfnapi.Options{
+		Lake:       loc.lake,
+		Executions: loc.runner.Executions(),
+		Load:       loc.runner.LoadMachine,
+		Builtin:    []sfnapi.Builtin{{Machine: loc.runner.Machine(), Definition: loc.runner.Definition()}},
+		Log:        stderr,
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := sfnapi.Listen(addr, allowRemote)
+	if err != nil {
+		return "", nil, err
+	}
+	hs := &http.Server{Handler: server, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(stderr, "lake serve: API: %v\n", err)
+		}
+	}()
+	url = "http://" + ln.Addr().String()
+	fmt.Fprintf(stderr, "lake serve: Step Functions API at %s (state machine %s)\n", url, loc.runner.Machine().ARN())
+	return url, func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), apiGrace)
+		defer cancel()
+		_ = hs.Shutdown(sctx)
+		server.Shutdown(sctx)
+	}, nil
 }

@@ -3,9 +3,14 @@
 // runs, checks it the way Step Functions would, and runs it in-process with
 // Go functions standing in for the Lambda functions of its Task states.
 //
-// Imported by cmd/lake (lake run, lake executions) and by the pipeline's
-// local runner. What it supports and where it differs from AWS is listed
-// in docs/asl.md.
+// It is a pure interpreter: it keeps executions nowhere but hands every
+// history event to a Recorder (internal/execstore keeps them in the lake).
+// JSON objects keep their members in document order, as in Step Functions.
+//
+// Imported by the pipeline's local runner (internal/localrun), the
+// execution store, the served Step Functions API (internal/sfnapi) and
+// cmd/lake. What it supports and where it differs from AWS is listed in
+// docs/asl.md.
 package asl
 
 import (

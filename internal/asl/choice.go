@@ -48,7 +48,7 @@ func (l *loader) choice(o *obj, st *state) {
 }
 
 func (l *loader) rule(v any, where string, top bool) *rule {
-	m, ok := v.(map[string]any)
+	m, ok := v.(*object)
 	if !ok {
 		l.bad("%s: a Choice Rule must be an object", where)
 		return nil
@@ -62,7 +62,8 @@ func (l *loader) rule(v any, where string, top bool) *rule {
 		l.bad("%s: Next is only allowed in top-level Choice Rules", where)
 	}
 	var ops []string
-	for _, k := range sortedKeys(m) {
+	for _, mb := range m.members {
+		k := mb.key
 		switch {
 		case k == "And" || k == "Or" || k == "Not":
 			ops = append(ops, k)

@@ -1,162 +1,9 @@
 package asl
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"slices"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 )
-
-// MaxPayloadBytes is Step Functions' limit on a state's input, output and
-// task results (256 KiB); beyond it the state fails with
-// States.DataLimitExceeded.
-const MaxPayloadBytes = 256 * 1024
-
-// decodeJSON parses one JSON value, keeping numbers exact (json.Number).
-func decodeJSON(b []byte) (any, error) {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, err
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return nil, errors.New("unexpected data after the JSON value")
-	}
-	return v, nil
-}
-
-// marshalJSON renders v compactly, without HTML escaping (as Step
-// Functions shows payloads), with object keys sorted. Values of the
-// interpreter's data model (what decodeJSON returns) are written directly;
-// anything else goes through encoding/json.
-func marshalJSON(v any) ([]byte, error) {
-	return appendJSON(make([]byte, 0, 256), v)
-}
-
-func appendJSON(b []byte, v any) ([]byte, error) {
-	switch t := v.(type) {
-	case nil:
-		return append(b, "null"...), nil
-	case bool:
-		return strconv.AppendBool(b, t), nil
-	case string:
-		return appendString(b, t), nil
-	case json.Number:
-		if !json.Valid([]byte(t)) {
-			return nil, fmt.Errorf("invalid number %q", string(t))
-		}
-		return append(b, t...), nil
-	case map[string]any:
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			var err error
-			if b, err = appendJSON(b, t[k]); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, '}'), nil
-	case []any:
-		b = append(b, '[')
-		for i, x := range t {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = appendJSON(b, x); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, ']'), nil
-	}
-	var buf bytes.Buffer
-	e := json.NewEncoder(&buf)
-	e.SetEscapeHTML(false)
-	if err := e.Encode(v); err != nil {
-		return nil, err
-	}
-	return append(b, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...), nil
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as a JSON string the way encoding/json does with
-// HTML escaping off: control characters, quotes and backslashes escaped,
-// U+2028 and U+2029 escaped, invalid UTF-8 replaced by U+FFFD.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
-func mustJSON(v any) string {
-	b, err := marshalJSON(v)
-	if err != nil {
-		return fmt.Sprintf("%v", v)
-	}
-	return string(b)
-}
 
 // pathError is a path or payload template that does not fit the data; it
 // becomes States.Runtime (or States.IntrinsicFailure for intrinsics).
@@ -202,10 +49,10 @@ type tmplField struct {
 // parseTemplate compiles v; problems are reported through bad.
 func parseTemplate(v any, where string, bad func(string, ...any)) *template {
 	switch t := v.(type) {
-	case map[string]any:
+	case *object:
 		tm := &template{isObj: true}
-		for _, k := range sortedKeys(t) {
-			val := t[k]
+		for _, m := range t.members {
+			k, val := m.key, m.val
 			key, dyn := strings.CutSuffix(k, ".$")
 			if !dyn {
 				tm.obj = append(tm.obj, tmplField{key: k, field: k, sub: parseTemplate(val, where, bad)})
@@ -253,7 +100,7 @@ func parseTemplate(v any, where string, bad func(string, ...any)) *template {
 func (m *Machine) apply(t *template, env *evalEnv) (any, error) {
 	switch {
 	case t.isObj:
-		out := make(map[string]any, len(t.obj))
+		out := newObject(len(t.obj))
 		for _, f := range t.obj {
 			var v any
 			var err error
@@ -271,7 +118,7 @@ func (m *Machine) apply(t *template, env *evalEnv) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			out[f.key] = v
+			out.put(f.key, v)
 		}
 		return out, nil
 	case t.isArr:
@@ -304,7 +151,7 @@ type ioSpec struct {
 // selectPath applies InputPath or OutputPath: null gives {}.
 func selectPath(p *path, null bool, env *evalEnv) (any, error) {
 	if null {
-		return map[string]any{}, nil
+		return &object{}, nil
 	}
 	if p == nil {
 		return env.data, nil
@@ -334,13 +181,4 @@ func placeResult(io *ioSpec, raw, result any) (any, error) {
 		return nil, &resultPathError{msg: fmt.Sprintf("Unable to apply ResultPath '%s' to input '%s': %v", io.resultPath.text, mustJSON(raw), err)}
 	}
 	return out, nil
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

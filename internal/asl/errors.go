@@ -30,7 +30,6 @@ const (
 type failure struct {
 	name, cause string
 	aborted     bool
-	fromTask    bool // raised by a task (matches States.TaskFailed)
 }
 
 // ErrorName is the Error that a Go handler's err surfaces as, mirroring
@@ -56,24 +55,27 @@ func lambdaCause(err error) string {
 	if ive, ok := err.(messages.InvokeResponse_Error); ok {
 		msg = ive.Message
 	}
-	return mustJSON(map[string]any{"errorMessage": msg, "errorType": ErrorName(err)})
+	return mustJSON(objectOf("errorMessage", msg, "errorType", ErrorName(err)))
 }
 
 // matches reports whether an ErrorEquals list matches f. States.ALL
-// matches everything but States.Runtime and States.DataLimitExceeded;
-// States.TaskFailed matches any error a task raised except timeouts;
-// States.Timeout also matches States.HeartbeatTimeout.
+// matches every error but the terminal States.Runtime and
+// States.DataLimitExceeded; States.TaskFailed matches the same errors
+// except States.Timeout (and States.HeartbeatTimeout, a kind of it),
+// whatever state raised them (a Parallel's or Map's too), as the
+// error-handling page of the Step Functions guide says; States.Timeout
+// also matches States.HeartbeatTimeout.
 func (f *failure) matches(names []string) bool {
 	for _, n := range names {
 		switch {
 		case n == f.name:
 			return true
 		case n == ErrALL:
-			if f.name != ErrRuntime && f.name != ErrDataLimitExceeded {
+			if !f.terminal() {
 				return true
 			}
 		case n == ErrTaskFailed:
-			if f.fromTask && f.name != ErrTimeout && f.name != ErrHeartbeatTimeout {
+			if !f.terminal() && f.name != ErrTimeout && f.name != ErrHeartbeatTimeout {
 				return true
 			}
 		case n == ErrTimeout:
@@ -84,6 +86,9 @@ func (f *failure) matches(names []string) bool {
 	}
 	return false
 }
+
+// terminal reports whether f is an error no wildcard matches.
+func (f *failure) terminal() bool { return f.name == ErrRuntime || f.name == ErrDataLimitExceeded }
 
 // handleable reports whether Retry and Catch may see f: States.Runtime
 // always fails the execution.
@@ -135,7 +140,7 @@ func (x *execution) withRetry(ctx context.Context, st *state, raw any, sc *state
 			if !f.matches(c.errorEquals) {
 				continue
 			}
-			errObj := map[string]any{"Error": f.name, "Cause": f.cause}
+			errObj := objectOf("Error", f.name, "Cause", f.cause)
 			out, err := placeResult(&ioSpec{resultPath: c.resultPath, resultNull: c.resultNull}, raw, errObj)
 			if err != nil {
 				return nil, "", x.asFailure(sc, err)

@@ -40,7 +40,8 @@ func runMachine(t testing.TB, m *Machine, input string) (*Execution, []Event) {
 	return ex, rec.Events("exec")
 }
 
-// wantOutput fails t unless ex succeeded with output equal (as JSON) to want.
+// wantOutput fails t unless ex succeeded with output equal (as JSON,
+// whatever the order of object members) to want.
 func wantOutput(t testing.TB, ex *Execution, want string) {
 	t.Helper()
 	if ex.Status != StatusSucceeded {
@@ -70,9 +71,19 @@ func sameJSON(t testing.TB, a, b string) bool {
 	if err != nil {
 		t.Fatalf("not JSON: %s: %v", b, err)
 	}
-	ja, _ := marshalJSON(va)
-	jb, _ := marshalJSON(vb)
-	return string(ja) == string(jb)
+	return string(canonicalJSON(va)) == string(canonicalJSON(vb))
+}
+
+// wantExactOutput fails t unless ex succeeded with output want, byte for
+// byte: object members in want's order.
+func wantExactOutput(t testing.TB, ex *Execution, want string) {
+	t.Helper()
+	if ex.Status != StatusSucceeded {
+		t.Fatalf("status=%s error=%s cause=%s, want SUCCEEDED", ex.Status, ex.Error, ex.Cause)
+	}
+	if got := string(ex.Output); got != want {
+		t.Fatalf("output=%s\nwant   %s", got, want)
+	}
 }
 
 // echo returns its input.

@@ -39,6 +39,7 @@ type EventDetails struct {
 	TimeoutInSeconds   int64  `json:"timeoutInSeconds,omitempty"`
 	HeartbeatInSeconds int64  `json:"heartbeatInSeconds,omitempty"`
 	RoleArn            string `json:"roleArn,omitempty"`
+	RedriveCount       *int   `json:"redriveCount,omitempty"`
 }
 
 // detailsKey is the JSON key of an event type's details.
@@ -107,6 +108,8 @@ type Execution struct {
 	Output          json.RawMessage `json:"output,omitempty"`
 	Error           string          `json:"error,omitempty"`
 	Cause           string          `json:"cause,omitempty"`
+	RedriveCount    int             `json:"redriveCount,omitempty"`
+	RedriveDate     *time.Time      `json:"redriveDate,omitempty"`
 }
 
 // Execution statuses.
@@ -115,7 +118,7 @@ const (
 	StatusSucceeded = "SUCCEEDED"
 	StatusFailed    = "FAILED"
 	StatusTimedOut  = "TIMED_OUT"
-	StatusAborted   = "ABORTED" // the caller's context was cancelled
+	StatusAborted   = "ABORTED" // stopped: the caller's context was cancelled
 )
 
 // Recorder receives every event of an execution's history, in id order,
@@ -123,6 +126,9 @@ const (
 // event arrives: ExecutionSucceeded, ExecutionFailed, ExecutionTimedOut or
 // ExecutionAborted). Record is called from one goroutine at a time per execution.
 // An error is returned from Machine.Run once the execution ends.
+//
+// internal/execstore implements it over the lake; MemoryRecorder keeps
+// events in memory.
 type Recorder interface {
 	Record(ctx context.Context, exec *Execution, ev Event) error
 }
@@ -132,6 +138,8 @@ type MemoryRecorder struct {
 	mu     sync.Mutex
 	events map[string][]Event // by execution name
 }
+
+var _ Recorder = (*MemoryRecorder)(nil)
 
 // Record keeps ev.
 func (r *MemoryRecorder) Record(_ context.Context, exec *Execution, ev Event) error {
@@ -151,7 +159,13 @@ func (r *MemoryRecorder) Events(name string) []Event {
 	return append([]Event(nil), r.events[name]...)
 }
 
-// isTerminal reports whether an event type ends an execution.
-func isTerminal(typ string) bool {
-	return typ == "ExecutionSucceeded" || typ == "ExecutionFailed" || typ == "ExecutionTimedOut" || typ == "ExecutionAborted"
+// EndsExecution reports whether an event type ends an execution:
+// ExecutionSucceeded, ExecutionFailed, ExecutionTimedOut or
+// ExecutionAborted.
+func EndsExecution(typ string) bool {
+	switch typ {
+	case "ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted":
+		return true
+	}
+	return false
 }

@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/medallionlake/lake/internal/store/filestore"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden execution histories in testdata/golden")
@@ -86,73 +83,4 @@ func TestEventJSONRoundTrip(t *testing.T) {
 	if !bytes.Equal(b, b2) {
 		t.Fatalf("round trip changed the events:\n%s\n%s", b, b2)
 	}
-}
-
-// TestStoreRecorder stores executions in a filestore lake and reads them
-// back with ListExecutions and LoadExecution.
-func TestStoreRecorder(t *testing.T) {
-	st, err := filestore.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	rec := NewStoreRecorder(st)
-	def, err := os.ReadFile("testdata/valid/retry-catch.asl.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fails := func(context.Context, json.RawMessage) (json.RawMessage, error) {
-		return nil, &SourceUnavailableError{Host: "db"}
-	}
-	m, clock := testMachine(t, string(def), map[string]Handler{"Fails": fails})
-	mem := &MemoryRecorder{}
-	both := recorders{rec, mem}
-	ctx := context.Background()
-	if _, err := m.Run(ctx, json.RawMessage(`{"table":"orders"}`), RunOptions{Name: "first", Recorder: both}); err != nil {
-		t.Fatal(err)
-	}
-	clock.Advance(60e9)
-	ok, _ := testMachine(t, `{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}`, nil)
-	ok.clock = clock
-	if _, err := ok.Run(ctx, json.RawMessage(`{"a":1}`), RunOptions{Name: "second", Recorder: both}); err != nil {
-		t.Fatal(err)
-	}
-
-	list, err := ListExecutions(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(list) != 2 || list[0].Name != "second" || list[1].Name != "first" {
-		t.Fatalf("ListExecutions = %+v, want second then first", list)
-	}
-	if list[0].Status != StatusSucceeded || !sameJSON(t, string(list[0].Output), `{"a":1}`) {
-		t.Fatalf("second = %+v, want SUCCEEDED with output {\"a\":1}", list[0])
-	}
-	exec, events, err := LoadExecution(ctx, st, "first")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if exec.Status != StatusFailed || exec.Error != "SourceUnavailableError" {
-		t.Fatalf("first = %+v, want FAILED SourceUnavailableError", exec)
-	}
-	got, _ := json.Marshal(events)
-	want, _ := json.Marshal(mem.Events("first"))
-	if !bytes.Equal(got, want) {
-		t.Fatalf("stored history differs from the recorded one:\n%s\n%s", got, want)
-	}
-	if _, _, err := LoadExecution(ctx, st, "missing"); !errors.Is(err, ErrNoExecution) {
-		t.Fatalf("LoadExecution(missing) err=%v, want ErrNoExecution", err)
-	}
-}
-
-// recorders records to each of its recorders.
-type recorders []Recorder
-
-func (rs recorders) Record(ctx context.Context, exec *Execution, ev Event) error {
-	for _, r := range rs {
-		if err := r.Record(ctx, exec, ev); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -1,7 +1,6 @@
 package asl
 
 import (
-	"bytes"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -11,9 +10,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
-	"maps"
+	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // fnCall is a parsed intrinsic function call, e.g.
@@ -256,10 +256,14 @@ func (m *Machine) evalCall(c *fnCall, env *evalEnv) (any, error) {
 }
 
 func fnFormat(_ *Machine, c *fnCall, args []any) (any, error) {
-	if !c.args[0].isStr {
-		return nil, fnErr(c, "the first argument must be a string literal")
-	}
 	tmpl := c.args[0].raw
+	if !c.args[0].isStr {
+		s, ok := args[0].(string)
+		if !ok {
+			return nil, fnErr(c, "the template (first argument) must be a string, got %s", jsonKind(args[0]))
+		}
+		tmpl = s
+	}
 	var b strings.Builder
 	next := 1
 	for i := 0; i < len(tmpl); i++ {
@@ -271,15 +275,7 @@ func fnFormat(_ *Machine, c *fnCall, args []any) (any, error) {
 			if next >= len(args) {
 				return nil, fnErr(c, "more {} placeholders than arguments")
 			}
-			switch v := args[next].(type) {
-			case map[string]any, []any:
-				return nil, fnErr(c, "argument %d is %s; only strings, numbers, booleans and null can be formatted", next, jsonKind(v))
-			case string:
-				b.WriteString(v)
-			default:
-				s, _ := marshalJSON(v)
-				b.Write(s)
-			}
+			formatValue(&b, args[next])
 			next++
 			i++
 		default:
@@ -292,10 +288,49 @@ func fnFormat(_ *Machine, c *fnCall, args []any) (any, error) {
 	return b.String(), nil
 }
 
+// formatValue writes v as States.Format renders an argument: a string as
+// it is, a number, boolean or null as its JSON text, and objects and
+// arrays in Java's notation, as Step Functions (a Java service) shows
+// them: {a=1, b=[1, 2]}, strings inside them unquoted.
+func formatValue(b *strings.Builder, v any) {
+	switch t := v.(type) {
+	case string:
+		b.WriteString(t)
+	case *object:
+		b.WriteByte('{')
+		for i, m := range t.members {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(m.key)
+			b.WriteByte('=')
+			formatValue(b, m.val)
+		}
+		b.WriteByte('}')
+	case []any:
+		b.WriteByte('[')
+		for i, x := range t {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			formatValue(b, x)
+		}
+		b.WriteByte(']')
+	default:
+		b.WriteString(mustJSON(v))
+	}
+}
+
+// fnStringToJSON parses its argument. An empty (or blank) string gives
+// null, as the reference implementation that moto runs does; see
+// docs/asl.md.
 func fnStringToJSON(_ *Machine, c *fnCall, a []any) (any, error) {
 	s, ok := a[0].(string)
 	if !ok {
 		return nil, fnErr(c, "the argument must be a string, got %s", jsonKind(a[0]))
+	}
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
 	}
 	v, err := decodeJSON([]byte(s))
 	if err != nil {
@@ -326,6 +361,28 @@ func argInt(c *fnCall, v any, n int) (int64, error) {
 	return 0, fnErr(c, "argument %d must be an integer, got %v", n, v)
 }
 
+// argRounded reads a number argument rounded to the nearest integer, as
+// States.MathAdd, States.ArrayRange and States.ArrayPartition do: halves
+// round up (toward positive infinity), as Java's Math.round does.
+func argRounded(c *fnCall, v any, n int) (int64, error) {
+	num, ok := v.(json.Number)
+	if !ok {
+		return 0, fnErr(c, "argument %d must be a number, got %s", n, jsonKind(v))
+	}
+	if i, err := num.Int64(); err == nil {
+		return i, nil
+	}
+	f, err := num.Float64()
+	if r := math.Floor(f + 0.5); err == nil && r >= math.MinInt64 && r < math.MaxInt64 {
+		return int64(r), nil
+	}
+	return 0, fnErr(c, "argument %d (%s) is out of the integer range", n, num)
+}
+
+// maxChars is the input limit of States.Base64Encode, Base64Decode and
+// Hash (10,000 characters).
+const maxChars = 10000
+
 func argString(c *fnCall, v any, n int) (string, error) {
 	s, ok := v.(string)
 	if !ok {
@@ -339,7 +396,7 @@ func fnArrayPartition(_ *Machine, c *fnCall, a []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	size, err := argInt(c, a[1], 2)
+	size, err := argRounded(c, a[1], 2)
 	if err != nil || size <= 0 {
 		return nil, fnErr(c, "the chunk size must be a positive integer")
 	}
@@ -369,7 +426,7 @@ func fnArrayRange(_ *Machine, c *fnCall, a []any) (any, error) {
 	var n [3]int64
 	for i := range n {
 		var err error
-		if n[i], err = argInt(c, a[i], i+1); err != nil {
+		if n[i], err = argRounded(c, a[i], i+1); err != nil {
 			return nil, err
 		}
 	}
@@ -418,7 +475,7 @@ func fnArrayUnique(_ *Machine, c *fnCall, a []any) (any, error) {
 	out := []any{}
 	seen := map[string]bool{}
 	for _, v := range arr {
-		k, _ := marshalJSON(v)
+		k := canonicalJSON(v)
 		if !seen[string(k)] {
 			seen[string(k)] = true
 			out = append(out, v)
@@ -432,19 +489,34 @@ func fnBase64Encode(_ *Machine, c *fnCall, a []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if utf8.RuneCountInString(s) > maxChars {
+		return nil, fnErr(c, "the input has more than %d characters", maxChars)
+	}
 	return base64.StdEncoding.EncodeToString([]byte(s)), nil
 }
 
+// fnBase64Decode decodes MIME Base64 as Java's MIME decoder does: the
+// characters outside the Base64 alphabet (line breaks, spaces) are
+// ignored, decoding stops at the first '=' and padding is optional.
 func fnBase64Decode(_ *Machine, c *fnCall, a []any) (any, error) {
 	s, err := argString(c, a[0], 1)
 	if err != nil {
 		return nil, err
 	}
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return nil, fnErr(c, "%v", err)
+	if utf8.RuneCountInString(s) > maxChars {
+		return nil, fnErr(c, "the input has more than %d characters", maxChars)
 	}
-	return string(b), nil
+	var clean strings.Builder
+	for i := 0; i < len(s) && s[i] != '='; i++ {
+		if ch := s[i]; ch >= 'A' && ch <= 'Z' || ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '+' || ch == '/' {
+			clean.WriteByte(ch)
+		}
+	}
+	b, err := base64.RawStdEncoding.DecodeString(clean.String())
+	if err != nil {
+		return nil, fnErr(c, "not Base64: its last unit has %d characters", clean.Len()%4)
+	}
+	return validUTF8(string(b)), nil
 }
 
 func fnHash(_ *Machine, c *fnCall, a []any) (any, error) {
@@ -475,21 +547,29 @@ func fnHash(_ *Machine, c *fnCall, a []any) (any, error) {
 		}
 		data = string(b)
 	}
+	if utf8.RuneCountInString(data) > maxChars {
+		return nil, fnErr(c, "the data to hash has more than %d characters", maxChars)
+	}
 	h.Write([]byte(data))
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func fnJSONMerge(_ *Machine, c *fnCall, a []any) (any, error) {
-	x, ok1 := a[0].(map[string]any)
-	y, ok2 := a[1].(map[string]any)
+	x, ok1 := a[0].(*object)
+	y, ok2 := a[1].(*object)
 	if !ok1 || !ok2 {
 		return nil, fnErr(c, "the first two arguments must be objects")
 	}
 	if deep, ok := a[2].(bool); !ok || deep {
 		return nil, fnErr(c, "only shallow merges (false) are supported, as in Step Functions")
 	}
-	out := maps.Clone(x)
-	maps.Copy(out, y)
+	out := newObject(len(x.members) + len(y.members))
+	for _, m := range x.members {
+		out.put(m.key, m.val)
+	}
+	for _, m := range y.members {
+		out.put(m.key, m.val)
+	}
 	return out, nil
 }
 
@@ -509,11 +589,11 @@ func fnMathRandom(m *Machine, c *fnCall, a []any) (any, error) {
 }
 
 func fnMathAdd(_ *Machine, c *fnCall, a []any) (any, error) {
-	x, err := argInt(c, a[0], 1)
+	x, err := argRounded(c, a[0], 1)
 	if err != nil {
 		return nil, err
 	}
-	y, err := argInt(c, a[1], 2)
+	y, err := argRounded(c, a[1], 2)
 	if err != nil {
 		return nil, err
 	}
@@ -534,20 +614,4 @@ func fnStringSplit(_ *Machine, c *fnCall, a []any) (any, error) {
 		out = append(out, part)
 	}
 	return out, nil
-}
-
-// jsonEqual compares two JSON values; numbers compare by value.
-func jsonEqual(a, b any) bool {
-	if x, ok := a.(json.Number); ok {
-		y, ok := b.(json.Number)
-		if !ok {
-			return false
-		}
-		fx, err1 := x.Float64()
-		fy, err2 := y.Float64()
-		return err1 == nil && err2 == nil && fx == fy
-	}
-	ja, _ := marshalJSON(a)
-	jb, _ := marshalJSON(b)
-	return bytes.Equal(ja, jb)
 }

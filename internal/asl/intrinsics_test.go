@@ -50,12 +50,14 @@ func TestIntrinsicsRandom(t *testing.T) {
 	def := `{"StartAt":"S","States":{"S":{"Type":"Pass","Parameters":{"uuid.$":"States.UUID()","n.$":"States.MathRandom(1, 999)"},"End":true}}}`
 	ex, _ := runDef(t, def, nil, `{}`)
 	v, _ := decodeJSON(ex.Output)
-	out := v.(map[string]any)
-	if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(out["uuid"].(string)) {
-		t.Fatalf("uuid=%v, want a version 4 UUID", out["uuid"])
+	out := v.(*object)
+	uuid, _ := out.get("uuid")
+	if s, _ := uuid.(string); !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(s) {
+		t.Fatalf("uuid=%v, want a version 4 UUID", uuid)
 	}
-	if n, ok := toFloat(out["n"]); !ok || n < 1 || n >= 999 {
-		t.Fatalf("n=%v, want an integer in [1, 999)", out["n"])
+	n, _ := out.get("n")
+	if f, ok := toFloat(n); !ok || f < 1 || f >= 999 {
+		t.Fatalf("n=%v, want an integer in [1, 999)", n)
 	}
 	ex2, _ := runDef(t, def, nil, `{}`)
 	if string(ex.Output) != string(ex2.Output) {

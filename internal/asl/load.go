@@ -87,7 +87,7 @@ func Load(definition []byte, opts Options) (*Machine, error) {
 	if err != nil {
 		return nil, &LoadError{Problems: []string{"not valid JSON: " + err.Error()}}
 	}
-	top, ok := raw.(map[string]any)
+	top, ok := raw.(*object)
 	if !ok {
 		return nil, &LoadError{Problems: []string{"the definition must be a JSON object"}}
 	}
@@ -158,24 +158,23 @@ func (l *loader) bad(format string, a ...any) {
 type obj struct {
 	l     *loader
 	where string
-	m     map[string]any
+	m     *object
 	seen  map[string]bool
 }
 
-func (l *loader) obj(m map[string]any, where string) *obj {
+func (l *loader) obj(m *object, where string) *obj {
 	return &obj{l: l, where: where, m: m, seen: map[string]bool{}}
 }
 
 func (o *obj) has(k string) bool {
 	o.seen[k] = true
-	_, ok := o.m[k]
+	_, ok := o.m.get(k)
 	return ok
 }
 
 func (o *obj) get(k string) (any, bool) {
 	o.seen[k] = true
-	v, ok := o.m[k]
-	return v, ok
+	return o.m.get(k)
 }
 
 func (o *obj) str(k string, required bool) string {
@@ -260,7 +259,8 @@ var notImplemented = map[string]bool{
 
 // done reports every field nothing asked for.
 func (o *obj) done() {
-	for _, k := range sortedKeys(o.m) {
+	for _, m := range o.m.members {
+		k := m.key
 		if o.seen[k] {
 			continue
 		}
@@ -282,7 +282,7 @@ const (
 
 // machine loads a state machine object: the top level, a Map's
 // ItemProcessor or a Parallel branch.
-func (l *loader) machine(m map[string]any, where string, kind machineKind) *stateMachine {
+func (l *loader) machine(m *object, where string, kind machineKind) *stateMachine {
 	label := "the definition"
 	if where != "" {
 		label = where
@@ -305,15 +305,19 @@ func (l *loader) machine(m map[string]any, where string, kind machineKind) *stat
 	}
 	sm.startAt = o.str("StartAt", true)
 	statesV, ok := o.get("States")
-	states, isObj := statesV.(map[string]any)
+	states, isObj := statesV.(*object)
+	if !isObj {
+		states = &object{}
+	}
 	switch {
 	case !ok:
 		l.bad("%s: missing required field \"States\"", label)
-	case !isObj || len(states) == 0:
+	case !isObj || len(states.members) == 0:
 		l.bad("%s: \"States\" must be a non-empty object", label)
 	}
 	o.done()
-	for _, name := range sortedKeys(states) {
+	for _, m := range states.members {
+		name := m.key
 		if l.names[name] {
 			l.bad("state name %q is used more than once", name)
 		}
@@ -321,7 +325,7 @@ func (l *loader) machine(m map[string]any, where string, kind machineKind) *stat
 		if len(name) > 80 {
 			l.bad("state name %q is longer than 80 characters", name)
 		}
-		sv, ok := states[name].(map[string]any)
+		sv, ok := m.val.(*object)
 		if !ok {
 			l.bad("state %q must be an object", name)
 			continue
@@ -330,7 +334,7 @@ func (l *loader) machine(m map[string]any, where string, kind machineKind) *stat
 			sm.states[name] = st
 		}
 	}
-	if len(states) > 0 && sm.startAt != "" && states[sm.startAt] == nil {
+	if _, ok := states.get(sm.startAt); len(states.members) > 0 && sm.startAt != "" && !ok {
 		l.bad("%s: StartAt %q is not a state", label, sm.startAt)
 	}
 	l.checkTransitions(sm, states, label)
@@ -351,7 +355,7 @@ func (l *loader) queryLanguage(o *obj) {
 
 // checkTransitions reports transitions to missing states and states that
 // cannot be reached from StartAt.
-func (l *loader) checkTransitions(sm *stateMachine, raw map[string]any, label string) {
+func (l *loader) checkTransitions(sm *stateMachine, raw *object, label string) {
 	edges := func(st *state) []string {
 		var out []string
 		if st.next != "" {
@@ -368,14 +372,14 @@ func (l *loader) checkTransitions(sm *stateMachine, raw map[string]any, label st
 		}
 		return out
 	}
-	for _, name := range sortedKeys(raw) {
-		st := sm.states[name]
+	for _, m := range raw.members {
+		st := sm.states[m.key]
 		if st == nil {
 			continue
 		}
 		for _, n := range edges(st) {
-			if _, ok := raw[n]; !ok {
-				l.bad("state %q: transition to %q, which is not a state in %s", name, n, label)
+			if _, ok := raw.get(n); !ok {
+				l.bad("state %q: transition to %q, which is not a state in %s", m.key, n, label)
 			}
 		}
 	}
@@ -397,15 +401,15 @@ func (l *loader) checkTransitions(sm *stateMachine, raw map[string]any, label st
 			}
 		}
 	}
-	for _, name := range sortedKeys(raw) {
-		if !seen[name] {
-			l.bad("state %q is not reachable from StartAt in %s", name, label)
+	for _, m := range raw.members {
+		if !seen[m.key] {
+			l.bad("state %q is not reachable from StartAt in %s", m.key, label)
 		}
 	}
 }
 
 // state loads one state.
-func (l *loader) state(name string, m map[string]any) *state {
+func (l *loader) state(name string, m *object) *state {
 	where := fmt.Sprintf("state %q", name)
 	o := l.obj(m, where)
 	o.has("Comment")
@@ -495,7 +499,7 @@ func (l *loader) parameters(o *obj, st *state, field string) {
 
 func (l *loader) resultSelector(o *obj, st *state) {
 	if v, ok := o.get("ResultSelector"); ok {
-		if _, isObj := v.(map[string]any); !isObj {
+		if _, isObj := v.(*object); !isObj {
 			l.bad("%s: ResultSelector must be an object", o.where)
 		}
 		st.io.resultSelector = parseTemplate(v, o.where+" ResultSelector", l.bad)
@@ -652,7 +656,7 @@ func (l *loader) errors(o *obj, st *state) {
 			l.bad("%s: Retry must be an array", o.where)
 		}
 		for i, x := range arr {
-			m, isObj := x.(map[string]any)
+			m, isObj := x.(*object)
 			if !isObj {
 				l.bad("%s: Retry[%d] must be an object", o.where, i)
 				continue
@@ -689,7 +693,7 @@ func (l *loader) errors(o *obj, st *state) {
 			l.bad("%s: Catch must be an array", o.where)
 		}
 		for i, x := range arr {
-			m, isObj := x.(map[string]any)
+			m, isObj := x.(*object)
 			if !isObj {
 				l.bad("%s: Catch[%d] must be an object", o.where, i)
 				continue
@@ -779,7 +783,7 @@ func (l *loader) parallel(o *obj, st *state) {
 		return
 	}
 	for i, b := range arr {
-		m, isObj := b.(map[string]any)
+		m, isObj := b.(*object)
 		if !isObj {
 			l.bad("%s: Branches[%d] must be an object", o.where, i)
 			continue
@@ -800,8 +804,8 @@ func (l *loader) mapState(o *obj, st *state) {
 	if hasIter {
 		proc = iter
 	}
-	if m, ok := proc.(map[string]any); ok {
-		if pc, ok := m["ProcessorConfig"]; ok {
+	if m, ok := proc.(*object); ok {
+		if pc, ok := m.get("ProcessorConfig"); ok {
 			l.processorConfig(pc, o.where)
 		}
 		st.processor = l.machine(m, o.where+" ItemProcessor", machineProcessor)
@@ -833,7 +837,7 @@ func (l *loader) mapState(o *obj, st *state) {
 }
 
 func (l *loader) processorConfig(v any, where string) {
-	m, ok := v.(map[string]any)
+	m, ok := v.(*object)
 	if !ok {
 		l.bad("%s: ProcessorConfig must be an object", where)
 		return

@@ -18,7 +18,7 @@ func (x *execution) parallel(ctx context.Context, st *state, raw any, sc *stateC
 	started := *prev
 	results, f := x.fanOut(ctx, len(st.branches), 0, func(ctx context.Context, i int) (any, *failure) {
 		p := started
-		return x.runMachine(ctx, st.branches[i], eff, &p)
+		return x.runMachine(ctx, st.branches[i], st.branches[i].startAt, eff, &p)
 	}, nil)
 	*prev = x.lastID()
 	if f != nil {
@@ -76,7 +76,7 @@ func (x *execution) mapState(ctx context.Context, st *state, raw any, sc *stateC
 		idx := i
 		p := started
 		x.emit(&p, "MapIterationStarted", &EventDetails{Name: st.name, Index: &idx})
-		out, f := x.runMachine(ctx, st.processor, input, &p)
+		out, f := x.runMachine(ctx, st.processor, st.processor.startAt, input, &p)
 		switch {
 		case f == nil:
 			x.emit(&p, "MapIterationSucceeded", &EventDetails{Name: st.name, Index: &idx})
@@ -142,7 +142,7 @@ func (x *execution) fanOut(ctx context.Context, n, limit int, work func(context.
 					}
 				default:
 					failed++
-					results[i] = map[string]any{"Error": f.name, "Cause": f.cause}
+					results[i] = objectOf("Error", f.name, "Cause", f.cause)
 					if (exceeded == nil || exceeded(failed) || !f.handleable()) && (first == nil || first.aborted) {
 						first = f
 						cancel()

@@ -53,7 +53,7 @@ func TestPathEval(t *testing.T) {
 }
 
 func TestPathParseErrors(t *testing.T) {
-	for _, s := range []string{"a.b", "$.", "$[", "$['a", "$[?(@.a)]", "$.a.length()", "$[1:2:3]", "$[x]"} {
+	for _, s := range []string{"a.b", "$.", "$[", "$['a", "$[(@.a)]", "$[?(@.a >)]", "$[?@.a]", "$[?(@.a == 1]", "$[?(1)]", "$[?(@.a =~ 'x')]", "$.a.length()", "$[1:2:3]", "$[x]"} {
 		t.Run(s, func(t *testing.T) {
 			if _, err := parsePath(s); err == nil {
 				t.Fatalf("parsePath(%q) succeeded, want an error", s)
@@ -90,13 +90,18 @@ func TestFakeClock(t *testing.T) {
 // TestMarshalJSONMatchesEncodingJSON checks the interpreter's JSON writer
 // against encoding/json (HTML escaping off) on awkward strings.
 func TestMarshalJSONMatchesEncodingJSON(t *testing.T) {
-	v := map[string]any{
-		"quote\"back\\slash": "tab\tnl\ncr\rbs\bff\fnul\x00ctl\x1f",
-		"html":               "<a href='x'>&</a>",
-		"unicode":            "héllo ✓ 😀 \u2028\u2029",
-		"invalid":            "bad\xffbyte",
-		"list":               []any{nil, true, false, json.Number("1.50"), "s", map[string]any{}},
+	v := objectOf(
+		"html", "<a href='x'>&</a>",
+		"invalid", "bad\xffbyte",
+		"list", []any{nil, true, false, json.Number("1.50"), "s", &object{}},
+		"quote\"back\\slash", "tab\tnl\ncr\rbs\bff\fnul\x00ctl\x1f",
+		"unicode", "héllo ✓ 😀 \u2028\u2029",
+	)
+	std := map[string]any{}
+	for _, m := range v.members {
+		std[m.key] = m.val
 	}
+	std["list"] = []any{nil, true, false, json.Number("1.50"), "s", map[string]any{}}
 	got, err := marshalJSON(v)
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +109,7 @@ func TestMarshalJSONMatchesEncodingJSON(t *testing.T) {
 	var buf bytes.Buffer
 	e := json.NewEncoder(&buf)
 	e.SetEscapeHTML(false)
-	if err := e.Encode(v); err != nil {
+	if err := e.Encode(std); err != nil {
 		t.Fatal(err)
 	}
 	if want := bytes.TrimSuffix(buf.Bytes(), []byte("\n")); !bytes.Equal(got, want) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -21,6 +22,29 @@ type RunOptions struct {
 }
 
 var executionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+
+// ValidName reports whether name can name an execution: 1 to 80 letters,
+// digits, - and _ (a subset of what Step Functions allows, as names are
+// also lake keys).
+func ValidName(name string) bool { return executionName.MatchString(name) }
+
+// timestamp is the time recorded in executions and their events: UTC, in
+// milliseconds, as Step Functions records it.
+func (m *Machine) timestamp() time.Time { return m.clock.Now().UTC().Truncate(time.Millisecond) }
+
+// ExecutionARN is the ARN of this machine's execution called name.
+func (m *Machine) ExecutionARN(name string) string {
+	return fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", localRegion, localAccount, m.name, name)
+}
+
+// Stopped is the cause to cancel a run's context with
+// (context.WithCancelCause) to stop it as StopExecution does: the
+// execution ends ABORTED with this Error and Cause.
+type Stopped struct {
+	Err, Cause string
+}
+
+func (s *Stopped) Error() string { return "execution stopped: " + s.Err + ": " + s.Cause }
 
 // Run executes the state machine on input (a JSON value; empty means {})
 // and returns the execution once it has ended. A failed execution is not
@@ -38,7 +62,7 @@ func (m *Machine) Run(ctx context.Context, input json.RawMessage, opts RunOption
 	if name == "" {
 		name = m.uuid()
 	}
-	if !executionName.MatchString(name) {
+	if !ValidName(name) {
 		return nil, fmt.Errorf("asl: execution name %q: 1-80 letters, digits, - or _", name)
 	}
 	canon, _ := marshalJSON(in)
@@ -48,11 +72,11 @@ func (m *Machine) Run(ctx context.Context, input json.RawMessage, opts RunOption
 		recCtx: context.WithoutCancel(ctx),
 		input:  in,
 		info: Execution{
-			ExecutionARN:    fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", localRegion, localAccount, m.name, name),
+			ExecutionARN:    m.ExecutionARN(name),
 			StateMachineARN: m.arn,
 			Name:            name,
 			Status:          StatusRunning,
-			StartDate:       m.clock.Now().UTC(),
+			StartDate:       m.timestamp(),
 			Input:           canon,
 		},
 	}
@@ -62,7 +86,72 @@ func (m *Machine) Run(ctx context.Context, input json.RawMessage, opts RunOption
 		x.finish(&prev, nil, &failure{name: ErrDataLimitExceeded, cause: "The execution input exceeds the maximum number of bytes service limit."}, StatusFailed)
 		return x.result()
 	}
+	return x.run(ctx, m.def.startAt, in, &prev, x.info.StartDate)
+}
 
+// NotRedrivableError is returned by Redrive for an execution that cannot
+// be redriven (RedriveExecution's ExecutionNotRedrivable).
+type NotRedrivableError struct {
+	Name, Reason string
+}
+
+func (e *NotRedrivableError) Error() string {
+	return fmt.Sprintf("asl: execution %s cannot be redriven: %s", e.Name, e.Reason)
+}
+
+// Redrive continues an execution of this machine that ended FAILED,
+// TIMED_OUT or ABORTED, as RedriveExecution does: from the start of the
+// top-level state it was in when it ended, with that state's input, under
+// the same name and ARN. prior is the execution as it ended and history its
+// events; the new events continue their numbering after an
+// ExecutionRedriven event, and the execution's RedriveCount goes up by
+// one. A Map or Parallel state it was in runs again whole (Step Functions
+// reruns only its unsuccessful iterations or branches).
+func (m *Machine) Redrive(ctx context.Context, prior *Execution, history []Event, opts RunOptions) (*Execution, error) {
+	switch prior.Status {
+	case StatusFailed, StatusTimedOut, StatusAborted:
+	default:
+		return nil, &NotRedrivableError{Name: prior.Name, Reason: fmt.Sprintf("Execution is %s and cannot be redriven.", prior.Status)}
+	}
+	if prior.StateMachineARN != m.arn {
+		return nil, &NotRedrivableError{Name: prior.Name, Reason: fmt.Sprintf("it is an execution of %s, not of %s", prior.StateMachineARN, m.arn)}
+	}
+	if len(history) == 0 {
+		return nil, &NotRedrivableError{Name: prior.Name, Reason: "its history is empty"}
+	}
+	start, input := m.def.startAt, json.RawMessage(prior.Input)
+	for i := len(history) - 1; i >= 0; i-- {
+		ev := history[i]
+		if d := ev.Details; d != nil && strings.HasSuffix(ev.Type, "StateEntered") && m.def.states[d.Name] != nil {
+			start, input = d.Name, json.RawMessage(d.Input)
+			break
+		}
+	}
+	in, err := decodeJSON(input)
+	if err != nil {
+		return nil, fmt.Errorf("asl: redriving %s: the input of state %s is not JSON: %w", prior.Name, start, err)
+	}
+	execIn, err := decodeJSON(prior.Input)
+	if err != nil {
+		return nil, fmt.Errorf("asl: redriving %s: its input is not JSON: %w", prior.Name, err)
+	}
+	now := m.timestamp()
+	info := *prior
+	info.Status, info.StopDate, info.Output, info.Error, info.Cause = StatusRunning, nil, nil, "", ""
+	info.RedriveCount++
+	info.RedriveDate = &now
+	x := &execution{m: m, rec: opts.Recorder, recCtx: context.WithoutCancel(ctx), input: execIn, info: info}
+	prev := history[len(history)-1].ID
+	x.nextID = prev
+	count := info.RedriveCount
+	x.emit(&prev, "ExecutionRedriven", &EventDetails{RedriveCount: &count})
+	return x.run(ctx, start, in, &prev, now)
+}
+
+// run runs the machine from state start on in until it ends, under the
+// machine's TimeoutSeconds counted from since, and records the end.
+func (x *execution) run(ctx context.Context, start string, in any, prev *int64, since time.Time) (*Execution, error) {
+	m := x.m
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var timedOut sync.Once
@@ -80,19 +169,22 @@ func (m *Machine) Run(ctx context.Context, input json.RawMessage, opts RunOption
 			}
 		}()
 	}
-	out, f := x.runMachine(runCtx, m.def, in, &prev)
+	out, f := x.runMachine(runCtx, m.def, start, in, prev)
 	timedOut.Do(func() {}) // no timeout from here on
-	if m.def.timeout > 0 && !m.clock.Now().Before(x.info.StartDate.Add(m.def.timeout)) {
+	if m.def.timeout > 0 && !m.clock.Now().Before(since.Add(m.def.timeout)) {
 		isTimedOut = true
 	}
 	failed := StatusFailed
+	var stopped *Stopped
 	switch {
 	case isTimedOut:
 		f, failed = &failure{name: ErrTimeout, cause: fmt.Sprintf("The execution ran longer than its TimeoutSeconds (%s).", m.def.timeout)}, StatusTimedOut
+	case f != nil && f.aborted && errors.As(context.Cause(ctx), &stopped):
+		f, failed = &failure{name: stopped.Err, cause: stopped.Cause}, StatusAborted
 	case f != nil && f.aborted:
 		f, failed = &failure{name: "States.Aborted", cause: fmt.Sprintf("The execution was stopped: %v", context.Cause(ctx))}, StatusAborted
 	}
-	x.finish(&prev, out, f, failed)
+	x.finish(prev, out, f, failed)
 	return x.result()
 }
 
@@ -118,7 +210,7 @@ func (x *execution) emit(prev *int64, typ string, d *EventDetails) int64 {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.nextID++
-	ev := Event{ID: x.nextID, PreviousEventID: *prev, Timestamp: x.m.clock.Now().UTC(), Type: typ, Details: d}
+	ev := Event{ID: x.nextID, PreviousEventID: *prev, Timestamp: x.m.timestamp(), Type: typ, Details: d}
 	*prev = ev.ID
 	if x.rec != nil && x.recErr == nil {
 		info := x.info
@@ -139,7 +231,7 @@ func (x *execution) lastID() int64 {
 // finish records the execution's end: its output, or f with status
 // failed (FAILED, TIMED_OUT or ABORTED).
 func (x *execution) finish(prev *int64, out any, f *failure, failed string) {
-	now := x.m.clock.Now().UTC()
+	now := x.m.timestamp()
 	x.mu.Lock()
 	x.info.StopDate = &now
 	switch {
@@ -175,10 +267,10 @@ func (x *execution) result() (*Execution, error) {
 	return &info, x.recErr
 }
 
-// runMachine runs the states of sm from StartAt until one ends the
+// runMachine runs the states of sm from state start until one ends the
 // machine, and returns its output or its failure.
-func (x *execution) runMachine(ctx context.Context, sm *stateMachine, input any, prev *int64) (any, *failure) {
-	name := sm.startAt
+func (x *execution) runMachine(ctx context.Context, sm *stateMachine, start string, input any, prev *int64) (any, *failure) {
+	name := start
 	for {
 		if ctx.Err() != nil {
 			return nil, &failure{aborted: true}
@@ -208,30 +300,30 @@ type stateCtx struct {
 
 // contextObject builds $$ for a state.
 func (x *execution) contextObject(sc *stateCtx) any {
-	c := map[string]any{
-		"Execution": map[string]any{
-			"Id":           x.info.ExecutionARN,
-			"Input":        x.input,
-			"Name":         x.info.Name,
-			"RoleArn":      x.roleARN(),
-			"StartTime":    formatTime(x.info.StartDate),
-			"RedriveCount": json.Number("0"),
-		},
-		"State": map[string]any{
-			"EnteredTime": formatTime(sc.entered),
-			"Name":        sc.name,
-			"RetryCount":  json.Number(strconv.Itoa(sc.retryCount)),
-		},
-		"StateMachine": map[string]any{
-			"Id":   x.m.arn,
-			"Name": x.m.name,
-		},
-	}
+	c := objectOf(
+		"Execution", objectOf(
+			"Id", x.info.ExecutionARN,
+			"Input", x.input,
+			"StartTime", formatTime(x.info.StartDate),
+			"Name", x.info.Name,
+			"RoleArn", x.roleARN(),
+			"RedriveCount", json.Number(strconv.Itoa(x.info.RedriveCount)),
+		),
+		"StateMachine", objectOf(
+			"Id", x.m.arn,
+			"Name", x.m.name,
+		),
+		"State", objectOf(
+			"Name", sc.name,
+			"EnteredTime", formatTime(sc.entered),
+			"RetryCount", json.Number(strconv.Itoa(sc.retryCount)),
+		),
+	)
 	if sc.inMap {
-		c["Map"] = map[string]any{"Item": map[string]any{
-			"Index": json.Number(strconv.Itoa(sc.mapIndex)),
-			"Value": sc.mapValue,
-		}}
+		c.put("Map", objectOf("Item", objectOf(
+			"Index", json.Number(strconv.Itoa(sc.mapIndex)),
+			"Value", sc.mapValue,
+		)))
 	}
 	return c
 }

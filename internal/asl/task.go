@@ -79,9 +79,11 @@ func (x *execution) task(ctx context.Context, st *state, raw any, sc *stateCtx, 
 	}
 	if st.invoke {
 		evs = invokeEvents
-		payload = map[string]any{}
-		if p, ok := eff.(map[string]any)["Payload"]; ok {
-			payload = p
+		payload = &object{}
+		if o, ok := eff.(*object); ok {
+			if p, ok := o.get("Payload"); ok {
+				payload = p
+			}
 		}
 		scheduled = &EventDetails{ResourceType: "lambda", Resource: "invoke", Region: localRegion, Parameters: mustJSON(eff), TimeoutInSeconds: st.timeout, HeartbeatInSeconds: st.heartbeat}
 		detail = func(d EventDetails) *EventDetails { d.ResourceType, d.Resource = "lambda", "invoke"; return &d }
@@ -110,7 +112,7 @@ func (x *execution) task(ctx context.Context, st *state, raw any, sc *stateCtx, 
 	}
 	result, err := decodeJSON(res)
 	if err != nil {
-		f := &failure{name: ErrRuntime, cause: fmt.Sprintf("The task returned invalid JSON: %v", err), fromTask: true}
+		f := &failure{name: ErrRuntime, cause: fmt.Sprintf("The task returned invalid JSON: %v", err)}
 		x.emit(prev, evs.failed, detail(EventDetails{Error: f.name, Cause: f.cause}))
 		return nil, x.stateFailure(sc, f)
 	}
@@ -135,25 +137,25 @@ func (x *execution) task(ctx context.Context, st *state, raw any, sc *stateCtx, 
 // invokeEnvelope wraps a function's result as lambda:invoke returns it.
 func (x *execution) invokeEnvelope(payload any) any {
 	reqID := x.m.uuid()
-	return map[string]any{
-		"ExecutedVersion": "$LATEST",
-		"Payload":         payload,
-		"SdkHttpMetadata": map[string]any{
-			"AllHttpHeaders": map[string]any{
-				"Content-Type":           []any{"application/json"},
-				"X-Amz-Executed-Version": []any{"$LATEST"},
-				"x-amzn-RequestId":       []any{reqID},
-			},
-			"HttpHeaders": map[string]any{
-				"Content-Type":           "application/json",
-				"X-Amz-Executed-Version": "$LATEST",
-				"x-amzn-RequestId":       reqID,
-			},
-			"HttpStatusCode": json.Number("200"),
-		},
-		"SdkResponseMetadata": map[string]any{"RequestId": reqID},
-		"StatusCode":          json.Number("200"),
-	}
+	return objectOf(
+		"ExecutedVersion", "$LATEST",
+		"Payload", payload,
+		"SdkHttpMetadata", objectOf(
+			"AllHttpHeaders", objectOf(
+				"X-Amz-Executed-Version", []any{"$LATEST"},
+				"x-amzn-RequestId", []any{reqID},
+				"Content-Type", []any{"application/json"},
+			),
+			"HttpHeaders", objectOf(
+				"Content-Type", "application/json",
+				"X-Amz-Executed-Version", "$LATEST",
+				"x-amzn-RequestId", reqID,
+			),
+			"HttpStatusCode", json.Number("200"),
+		),
+		"SdkResponseMetadata", objectOf("RequestId", reqID),
+		"StatusCode", json.Number("200"),
+	)
 }
 
 // invoke calls the handler under the state's TimeoutSeconds and
@@ -193,10 +195,10 @@ func (x *execution) invoke(ctx context.Context, st *state, in []byte) (json.RawM
 	}()
 
 	timedOut := func() *failure {
-		return &failure{name: ErrTimeout, cause: fmt.Sprintf("The task did not finish within its TimeoutSeconds (%d).", st.timeout), fromTask: true}
+		return &failure{name: ErrTimeout, cause: fmt.Sprintf("The task did not finish within its TimeoutSeconds (%d).", st.timeout)}
 	}
 	noHeartbeat := func() *failure {
-		return &failure{name: ErrHeartbeatTimeout, cause: fmt.Sprintf("The task sent no heartbeat for %d seconds (HeartbeatSeconds).", st.heartbeat), fromTask: true}
+		return &failure{name: ErrHeartbeatTimeout, cause: fmt.Sprintf("The task sent no heartbeat for %d seconds (HeartbeatSeconds).", st.heartbeat)}
 	}
 	for {
 		select {
@@ -211,7 +213,7 @@ func (x *execution) invoke(ctx context.Context, st *state, in []byte) (json.RawM
 				if ctx.Err() != nil {
 					return nil, &failure{aborted: true}
 				}
-				return nil, &failure{name: ErrorName(r.err), cause: lambdaCause(r.err), fromTask: true}
+				return nil, &failure{name: ErrorName(r.err), cause: lambdaCause(r.err)}
 			}
 			if len(r.out) == 0 {
 				r.out = json.RawMessage("null")

@@ -189,7 +189,7 @@ func TestCrawl(t *testing.T) {
 		{"watermarks columns", columnList(l.table(t, "meta", "watermarks").Columns),
 			"table string, cursor string, watermark struct<us:string,utc:string>, previous struct<us:string,utc:string>, advanced_at struct<us:string,utc:string>, objects bigint, rows bigint, bytes bigint"},
 		{"executions columns", columnList(l.table(t, "meta", "executions").Columns),
-			"executionarn string, statemachinearn string, name string, status string, startdate string, stopdate string, input string, output string, error string, cause string"},
+			"executionarn string, statemachinearn string, name string, status string, startdate string, stopdate string, input string, output string, error string, cause string, redrivecount bigint, redrivedate string"},
 		{"executions files", l.table(t, "meta", "executions").Files, "execution.json"},
 	} {
 		if tc.got != tc.want {

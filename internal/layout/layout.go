@@ -233,6 +233,16 @@ const (
 // "execution.json" (as DescribeExecution) or "history.json".
 func Execution(name, file string) string { return ExecutionsPrefix + name + "/" + file }
 
+// ExecutionLeasesPrefix holds the leases of running local executions.
+const ExecutionLeasesPrefix = MetaPrefix + "leases/executions/"
+
+// ExecutionLease is the key of a running local execution's lease.
+func ExecutionLease(name string) string { return ExecutionLeasesPrefix + name + ".json" }
+
+// StateMachinesPrefix holds the state machines created through the
+// served Step Functions API.
+const StateMachinesPrefix = MetaPrefix + "statemachines/"
+
 // Failure is the key of an execution's failure record.
 func Failure(execution string) string { return FailuresPrefix + execution + ".json" }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/medallionlake/lake/internal/asl"
+	"github.com/medallionlake/lake/internal/execstore"
 	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/store"
@@ -27,15 +28,22 @@ import (
 // (and substitutes for ${LakeBucket}) when the lake is not in S3.
 const Bucket = "local-lake"
 
+// PipelineName is the name of the pipeline state machine when it runs
+// locally (its ARN is arn:aws:states:local:000000000000:stateMachine:lake-pipeline).
+const PipelineName = "lake-pipeline"
+
 // Runner starts executions of the pipeline state machine.
 type Runner struct {
-	machine *asl.Machine
-	lake    store.Store
-	bucket  string
-	prefix  string
-	rec     asl.Recorder
-	log     io.Writer
-	now     func() time.Time
+	machine    *asl.Machine
+	definition string // after substitution
+	pipeline   *pipeline.Pipeline
+	clock      asl.Clock
+	lake       store.Store
+	bucket     string
+	prefix     string
+	execs      *execstore.Store
+	log        io.Writer
+	now        func() time.Time
 	// Concurrency is how many object executions run at once (default 4).
 	Concurrency int
 }
@@ -49,6 +57,9 @@ type Options struct {
 	Log io.Writer
 	// Clock drives the interpreter (nil: real time).
 	Clock asl.Clock
+	// Finder names the command in the cause of executions it finds
+	// abandoned by a dead process (default "lake").
+	Finder string
 }
 
 // functionName is the local Lambda function name of a task, as the
@@ -74,14 +85,29 @@ func substitutions(bucket string) map[string]string {
 	}
 }
 
+// usedSubstitutions are the substitutions whose placeholders def uses.
+func usedSubstitutions(def []byte, bucket string) map[string]string {
+	subs := map[string]string{}
+	for k, v := range substitutions(bucket) {
+		if bytes.Contains(def, []byte("${"+k+"}")) {
+			subs[k] = v
+		}
+	}
+	return subs
+}
+
 // New loads the pipeline definition with p's tasks as its handlers. Every
-// execution's history is kept under _meta/executions/ in lake.
+// execution is kept in lake by an execstore.Store (Executions).
 func New(p *pipeline.Pipeline, lake store.Store, opts Options) (*Runner, error) {
 	bucket := opts.Bucket
 	if bucket == "" {
 		bucket = Bucket
 	}
-	m, err := Load(statemachine.Pipeline, p, bucket, opts.Clock)
+	m, err := Load(PipelineName, statemachine.Pipeline, p, bucket, opts.Clock)
+	if err != nil {
+		return nil, fmt.Errorf("localrun: statemachine/pipeline.asl.json: %w", err)
+	}
+	def, err := asl.Substitute(string(statemachine.Pipeline), usedSubstitutions(statemachine.Pipeline, bucket))
 	if err != nil {
 		return nil, fmt.Errorf("localrun: statemachine/pipeline.asl.json: %w", err)
 	}
@@ -90,29 +116,52 @@ func New(p *pipeline.Pipeline, lake store.Store, opts Options) (*Runner, error) 
 		log = io.Discard
 	}
 	return &Runner{
-		machine: m, lake: lake, bucket: bucket, prefix: opts.Prefix,
-		rec: asl.NewStoreRecorder(lake), log: log, now: time.Now, Concurrency: 4,
+		machine: m, definition: def, pipeline: p, clock: opts.Clock, lake: lake, bucket: bucket, prefix: opts.Prefix,
+		execs: execstore.New(lake, execstore.Options{Finder: opts.Finder, Log: log}),
+		log:   log, now: time.Now, Concurrency: 4,
 	}, nil
 }
 
-// Load loads any definition for the local interpreter with p's tasks
-// bound as the Lambda functions lake-plan, lake-ingest, ... and
-// template.yaml's DefinitionSubstitutions, those of them that def uses,
-// set to those functions' local ARNs and bucket.
-func Load(def []byte, p *pipeline.Pipeline, bucket string, clock asl.Clock) (*asl.Machine, error) {
+// Executions is where the runner keeps its executions; it records any
+// other machine's too (the served API uses it).
+func (r *Runner) Executions() *execstore.Store { return r.execs }
+
+// Machine is the loaded pipeline state machine.
+func (r *Runner) Machine() *asl.Machine { return r.machine }
+
+// Definition is the pipeline's definition as loaded, placeholders
+// substituted.
+func (r *Runner) Definition() string { return r.definition }
+
+// LoadMachine loads any definition as Load does, bound to the runner's
+// pipeline and lake.
+func (r *Runner) LoadMachine(name string, def []byte) (*asl.Machine, error) {
+	return Load(name, def, r.pipeline, r.bucket, r.clock)
+}
+
+// ReapAbandoned marks ABORTED the executions left RUNNING by a process
+// that died, logging each; `lake run` and `lake serve` call it when they
+// start.
+func (r *Runner) ReapAbandoned(ctx context.Context) error {
+	reaped, err := r.execs.Reap(ctx)
+	for _, e := range reaped {
+		fmt.Fprintf(r.log, "%s ABORTED: %s\n", e.Name, e.Cause)
+	}
+	return err
+}
+
+// Load loads any definition for the local interpreter as the state
+// machine name, with p's tasks bound as the Lambda functions lake-plan,
+// lake-ingest, ... and template.yaml's DefinitionSubstitutions, those of
+// them that def uses, set to those functions' local ARNs and bucket.
+func Load(name string, def []byte, p *pipeline.Pipeline, bucket string, clock asl.Clock) (*asl.Machine, error) {
 	handlers := map[string]asl.Handler{}
 	for name, h := range p.Handlers() {
 		handlers[functionName(name)] = asl.Handler(h)
 	}
-	subs := map[string]string{}
-	for k, v := range substitutions(bucket) {
-		if bytes.Contains(def, []byte("${"+k+"}")) {
-			subs[k] = v
-		}
-	}
 	return asl.Load(def, asl.Options{
-		Name:          "lake-pipeline",
-		Substitutions: subs,
+		Name:          name,
+		Substitutions: usedSubstitutions(def, bucket),
 		Handlers:      handlers,
 		Clock:         clock,
 	})
@@ -129,20 +178,35 @@ func (r *Runner) Start(ctx context.Context, in pipeline.StartInput) (*asl.Execut
 
 // Object runs one execution for an Object Created event of obj.
 func (r *Runner) Object(ctx context.Context, obj store.ObjectInfo) (*asl.Execution, error) {
-	key := obj.Key
-	if r.prefix != "" {
-		key = r.prefix + "/" + key
-	}
-	ev := pipeline.NewObjectCreatedEvent(r.bucket, key, obj.ETag, obj.Size, r.now().UTC().Format(time.RFC3339))
-	raw, err := json.Marshal(ev)
+	raw, err := r.ObjectEvent(obj)
 	if err != nil {
 		return nil, err
 	}
 	return r.run(ctx, obj.Key, raw)
 }
 
+// ObjectEvent is the Object Created event, as EventBridge sends it, that
+// starts the execution for obj, an object of the lake.
+func (r *Runner) ObjectEvent(obj store.ObjectInfo) ([]byte, error) {
+	return ObjectEvent(r.bucket, r.prefix, obj, r.now())
+}
+
+// ObjectEvent is the Object Created event EventBridge sends at time at
+// for obj, an object of the lake at bucket and prefix (S3Location's):
+// the input that starts the pipeline for it, locally or in AWS.
+func ObjectEvent(bucket, prefix string, obj store.ObjectInfo, at time.Time) ([]byte, error) {
+	if bucket == "" {
+		bucket = Bucket
+	}
+	key := obj.Key
+	if prefix != "" {
+		key = prefix + "/" + key
+	}
+	return json.Marshal(pipeline.NewObjectCreatedEvent(bucket, key, obj.ETag, obj.Size, at.UTC().Format(time.RFC3339)))
+}
+
 func (r *Runner) run(ctx context.Context, what string, input []byte) (*asl.Execution, error) {
-	exec, err := r.machine.Run(ctx, input, asl.RunOptions{Recorder: r.rec})
+	exec, err := r.machine.Run(ctx, input, asl.RunOptions{Recorder: r.execs})
 	if err != nil {
 		return exec, fmt.Errorf("localrun: %s: %w", what, err)
 	}

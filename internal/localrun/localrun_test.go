@@ -129,7 +129,7 @@ func testRunConservesRows(t *testing.T, e *env) {
 	exec, err := e.runner.Start(ctx, pipeline.StartInput{Source: "manual", Parts: 3})
 	succeeded(t, "ingest", exec, err)
 
-	if !entered(t, e.lake, exec.Name, "ExtractRanges") {
+	if !entered(t, e.runner, exec.Name, "ExtractRanges") {
 		t.Error("a table planned as 3 ranges was not extracted by the Map over ranges")
 	}
 	objs, err := e.runner.Pending(ctx)
@@ -219,7 +219,7 @@ func TestFailedExecutionKeepsObject(t *testing.T) {
 	if _, err := e.lake.Stat(ctx, key); err != nil {
 		t.Errorf("object after a failed execution: %v, want it kept in bronze", err)
 	}
-	_, events, err := asl.LoadExecution(ctx, e.lake, exec.Name)
+	_, events, err := e.runner.Executions().Load(ctx, exec.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestServeProcessesEachObjectOnce(t *testing.T) {
 	ctx := context.Background()
 	exec, err := e.runner.Start(ctx, pipeline.StartInput{Source: "manual"})
 	succeeded(t, "ingest", exec, err)
-	if !entered(t, e.lake, exec.Name, "IngestWhole") || entered(t, e.lake, exec.Name, "ExtractRanges") {
+	if !entered(t, e.runner, exec.Name, "IngestWhole") || entered(t, e.runner, exec.Name, "ExtractRanges") {
 		t.Error("a table planned as one range was not ingested whole, in one invocation")
 	}
 	bad, err := e.lake.Put(ctx, "bronze/landing/nosuch/x.parquet", strings.NewReader("x"), nil)
@@ -263,7 +263,7 @@ func TestServeProcessesEachObjectOnce(t *testing.T) {
 		}
 	}
 	executions := func() int {
-		xs, err := asl.ListExecutions(ctx, e.lake)
+		xs, err := e.runner.Executions().List(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -288,9 +288,9 @@ func TestServeProcessesEachObjectOnce(t *testing.T) {
 }
 
 // entered reports whether execution name's history entered state.
-func entered(t *testing.T, lake store.Store, name, state string) bool {
+func entered(t *testing.T, r *localrun.Runner, name, state string) bool {
 	t.Helper()
-	_, events, err := asl.LoadExecution(context.Background(), lake, name)
+	_, events, err := r.Executions().Load(context.Background(), name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/medallionlake/lake/internal/execstore"
 	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/schedule"
@@ -76,6 +77,13 @@ func (r *Runner) Serve(ctx context.Context, opts ServeOptions) error {
 	arm()
 	poll := time.NewTicker(opts.Poll)
 	defer poll.Stop()
+	// Executions a dead process left RUNNING are marked ABORTED now and
+	// as their leases expire.
+	reap := time.NewTicker(execstore.DefaultTTL)
+	defer reap.Stop()
+	if err := r.ReapAbandoned(ctx); err != nil {
+		fmt.Fprintf(r.log, "serve: %v\n", err)
+	}
 	for {
 		if err := r.pollOnce(ctx, runCtx, &wg, seen, sem); err != nil {
 			fmt.Fprintf(r.log, "serve: %v\n", err)
@@ -85,6 +93,10 @@ func (r *Runner) Serve(ctx context.Context, opts ServeOptions) error {
 			fmt.Fprintln(r.log, "serve: stopping; waiting for executions in flight")
 			return nil
 		case <-poll.C:
+		case <-reap.C:
+			if err := r.ReapAbandoned(ctx); err != nil {
+				fmt.Fprintf(r.log, "serve: %v\n", err)
+			}
 		case <-fire:
 			arm()
 			select {
