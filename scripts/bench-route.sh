@@ -10,6 +10,8 @@
 # scaled), MEMORY route's silver partition memory in bytes. The lake side
 # also reports the bytes of the bronze object it read from the store
 # (validate and route together; body_reads is that over the object's size).
+# MEMLIMIT sets the lake side's GOMEMLIMIT, as the tasks set it from a
+# Lambda's memory size (85%: MEMLIMIT=218MiB is a 256 MB function).
 #   ROWS=1000000 THREADS=2 scripts/bench-route.sh
 #   ROWS=1000000 THREADS=2 DEFECTS=0.9 scripts/bench-route.sh
 #   ROWS=10000000 THREADS=2 scripts/bench-route.sh
@@ -18,5 +20,13 @@ cd "$(dirname "$0")/.."
 export LAKE_BENCH_ROUTE=1 LAKE_BENCH_ROWS="${ROWS:-1000000}"
 if [ -n "${DEFECTS:-}" ]; then export LAKE_BENCH_DEFECTS="$DEFECTS"; fi
 if [ -n "${MEMORY:-}" ]; then export LAKE_BENCH_MEMORY="$MEMORY"; fi
+if [ -n "${MEMLIMIT:-}" ]; then export LAKE_BENCH_MEMLIMIT="$MEMLIMIT"; fi
 if [ -n "${THREADS:-}" ]; then export GOMAXPROCS="$THREADS"; fi
-go test -count=1 -timeout 30m -run '^TestBenchRouteVsDuckDB$' -v ./internal/route | grep -E 'run [0-9]|BENCH2|FAIL|^ok|PASS|---'
+# The lake side runs in a test binary without DuckDB (as the Lambdas are
+# built), the DuckDB side in one built with the duckbench tag.
+bins=$(mktemp -d)
+trap 'rm -rf "$bins"' EXIT
+go test -c -o "$bins/lake.test" ./internal/route
+go test -c -tags duckbench -o "$bins/duckdb.test" ./internal/route
+export LAKE_BENCH_LAKE_BIN="$bins/lake.test" LAKE_BENCH_DUCKDB_BIN="$bins/duckdb.test"
+(cd internal/route && "$bins/lake.test" -test.count=1 -test.timeout 30m -test.run '^TestBenchRouteVsDuckDB$' -test.v) | grep -E 'run [0-9]|BENCH2|FAIL|^ok|PASS|---'

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -48,6 +49,7 @@ const (
 // the lake and archive stores, the contracts embedded in the binary, and
 // what needs asks for.
 func FromEnv(ctx context.Context, needs Needs) (*Pipeline, error) {
+	setMemoryLimit()
 	lakeURL := os.Getenv(EnvLake)
 	if lakeURL == "" {
 		return nil, fmt.Errorf("pipeline: %s is not set", EnvLake)
@@ -181,4 +183,26 @@ func MustFromEnv(needs Needs) *Pipeline {
 		os.Exit(1)
 	}
 	return p
+}
+
+// lambdaMemoryShare is the share of a Lambda function's memory that the Go
+// heap may use before the garbage collector works harder to stay under it;
+// the rest is for the runtime, stacks and the Lambda's own.
+const lambdaMemoryShare = 0.85
+
+// setMemoryLimit sets the Go memory limit to lambdaMemoryShare of the
+// function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, in MB), unless
+// GOMEMLIMIT says otherwise: a task's live memory is bounded by its
+// budgets (route's partitions, the batches read ahead), and the limit
+// keeps the garbage collector's headroom within the function too, so that
+// the route task fits in a 256 MB function (docs/route.md).
+func setMemoryLimit() {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
+		return
+	}
+	mb, err := strconv.Atoi(os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))
+	if err != nil || mb <= 0 {
+		return
+	}
+	debug.SetMemoryLimit(int64(float64(mb) * lambdaMemoryShare * (1 << 20)))
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -236,5 +237,34 @@ func TestRouteToCrawl(t *testing.T) {
 	var bad *BadInputError
 	if !errors.As(err, &bad) {
 		t.Errorf("crawl of a missing record: %v, want a *BadInputError", err)
+	}
+}
+
+// TestMemoryLimit: a Lambda's Go memory limit follows its memory size,
+// unless GOMEMLIMIT is set.
+func TestMemoryLimit(t *testing.T) {
+	was := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(was) })
+	for _, tc := range []struct {
+		description, size, gomemlimit string
+		want                          int64
+	}{
+		{"a 256 MB function", "256", "", 228170137},
+		{"GOMEMLIMIT wins", "256", "1GiB", was},
+		{"not in Lambda", "", "", was},
+	} {
+		t.Run(tc.description, func(t *testing.T) {
+			debug.SetMemoryLimit(was)
+			t.Setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", tc.size)
+			if tc.gomemlimit != "" {
+				t.Setenv("GOMEMLIMIT", tc.gomemlimit)
+			} else {
+				os.Unsetenv("GOMEMLIMIT")
+			}
+			setMemoryLimit()
+			if got := debug.SetMemoryLimit(-1); got != tc.want {
+				t.Errorf("memory limit %d, want %d", got, tc.want)
+			}
+		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,8 +17,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	_ "github.com/duckdb/duckdb-go/v2"
 
 	vt "github.com/medallionlake/lake/internal/bronze/bronzetest"
 	"github.com/medallionlake/lake/internal/contract"
@@ -71,7 +68,9 @@ type benchRun struct {
 // when LAKE_BENCH_ROUTE=1 (scripts/bench-route.sh); LAKE_BENCH_ROWS
 // overrides the row count, LAKE_BENCH_DEFECTS the share of defective rows
 // (the same mix, scaled), LAKE_BENCH_MEMORY route's partition memory,
-// LAKE_BENCH_CPUPROFILE a file for the lake side's CPU profile.
+// LAKE_BENCH_CPUPROFILE a file for the lake side's CPU profile,
+// LAKE_BENCH_MEMLIMIT the lake side's GOMEMLIMIT (the tasks set it from
+// the Lambda function's memory size: pipeline.FromEnv).
 // The lake side also reports the bytes it read from the store per object.
 func TestBenchRouteVsDuckDB(t *testing.T) {
 	if os.Getenv("LAKE_BENCH_ROUTE") != "1" {
@@ -108,9 +107,16 @@ func TestBenchRouteVsDuckDB(t *testing.T) {
 	}
 	child := func(mode string, i int) benchRun {
 		out := filepath.Join(dir, fmt.Sprintf("%s-%d", mode, i))
-		cmd := exec.Command(os.Args[0], "-test.run=^TestBenchRouteChild$", "-test.count=1")
+		bin := os.Args[0]
+		if b := os.Getenv("LAKE_BENCH_" + strings.ToUpper(mode) + "_BIN"); b != "" {
+			bin = b
+		}
+		cmd := exec.Command(bin, "-test.run=^TestBenchRouteChild$", "-test.count=1")
 		cmd.Env = append(os.Environ(), "LAKE_BENCH_ROUTE_CHILD="+mode, "LAKE_BENCH_FILE="+file, "LAKE_BENCH_OUT="+out,
 			fmt.Sprintf("GOMAXPROCS=%d", threads), fmt.Sprintf("LAKE_BENCH_THREADS=%d", threads))
+		if limit := os.Getenv("LAKE_BENCH_MEMLIMIT"); limit != "" && mode == "lake" {
+			cmd.Env = append(cmd.Env, "GOMEMLIMIT="+limit) // as the task sets it in a Lambda of that size
+		}
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Run(); err != nil {
@@ -151,6 +157,12 @@ func TestBenchRouteVsDuckDB(t *testing.T) {
 	}
 }
 
+// benchDuckDB is the DuckDB side of benchmark 2, set in duckbench_test.go
+// when the test binary is built with the duckbench tag: the lake side runs
+// in a binary without DuckDB, as the route Lambda does, so that its peak
+// RSS is its own (LAKE_BENCH_LAKE_BIN, LAKE_BENCH_DUCKDB_BIN).
+var benchDuckDB func(t *testing.T, file, dir string) benchRun
+
 // TestBenchRouteChild is one side of benchmark 2, run in a child process
 // by TestBenchRouteVsDuckDB.
 func TestBenchRouteChild(t *testing.T) {
@@ -164,6 +176,9 @@ func TestBenchRouteChild(t *testing.T) {
 	case "lake":
 		r = benchLake(t, file, out)
 	case "duckdb":
+		if benchDuckDB == nil {
+			t.Fatal("this test binary was built without the duckbench tag: no DuckDB (scripts/bench-route.sh builds one with it)")
+		}
 		r = benchDuckDB(t, file, out)
 	}
 	b, _ := json.Marshal(r)
@@ -218,47 +233,4 @@ func benchLake(t *testing.T, file, dir string) benchRun {
 		t.Fatal(err)
 	}
 	return benchRun{Seconds: time.Since(start).Seconds(), Silver: ro.SilverRows, Discarded: ro.DiscardedRows, Read: counting.read.Load(), Size: info.Size}
-}
-
-func benchDuckDB(t *testing.T, file, dir string) benchRun {
-	ctx := context.Background()
-	db, err := sql.Open("duckdb", "")
-	if err != nil {
-		testenv.Unavailable(t, "duckdb", err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	var fails, names []string
-	for _, r := range ordersFailSQL {
-		fails = append(fails, r.sql)
-		names = append(names, fmt.Sprintf("CASE WHEN %s THEN '%s' END", r.sql, strings.ReplaceAll(r.rule, "'", "''")))
-	}
-	stmts := []string{
-		"SET threads=" + os.Getenv("LAKE_BENCH_THREADS"),
-		fmt.Sprintf(`CREATE TEMP TABLE x AS
-WITH t AS (SELECT * FROM read_parquet('%s')),
-d AS (SELECT order_id FROM t WHERE order_id IS NOT NULL GROUP BY order_id HAVING count(*) > 1)
-SELECT t.*, d.order_id IS NOT NULL AS dup FROM t LEFT JOIN d USING (order_id)`, file),
-		fmt.Sprintf(`COPY (SELECT * EXCLUDE (dup), strftime(created_at AT TIME ZONE 'UTC', '%%Y-%%m-%%d') AS dt FROM x WHERE NOT (%s))
-TO '%s/silver' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (dt))`, strings.Join(fails, " OR "), dir),
-		fmt.Sprintf(`COPY (SELECT * EXCLUDE (dup), list_filter([%s], r -> r IS NOT NULL) AS DataQualityRulesFail FROM x WHERE %s)
-TO '%s/discarded.parquet' (FORMAT parquet, COMPRESSION zstd)`, strings.Join(names, ", "), strings.Join(fails, " OR "), dir),
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	for _, s := range stmts {
-		if _, err := db.ExecContext(ctx, s); err != nil {
-			t.Fatalf("duckdb: %v\n%s", err, s)
-		}
-	}
-	secs := time.Since(start).Seconds()
-	var r benchRun
-	r.Seconds = secs
-	q := fmt.Sprintf(`SELECT (SELECT count(*) FROM read_parquet('%s/silver/*/*.parquet')), (SELECT count(*) FROM read_parquet('%s/discarded.parquet'))`, dir, dir)
-	if err := db.QueryRowContext(ctx, q).Scan(&r.Silver, &r.Discarded); err != nil {
-		t.Fatal(err)
-	}
-	return r
 }

@@ -1,6 +1,7 @@
 package route
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -89,7 +90,11 @@ func split(ctx context.Context, d Deps, o *bronze.Object, in Input, r *Record) (
 	sp := &splitter{o: o, verdict: dq.Verdict(in.Verdict), states: states, render: render}
 	sp.schemas(src.Schema())
 	sp.silver = lakeparquet.NewPartitionWriter(ctx, d.Lake, sp.silverSchema, o.Keys.Silver, lakeparquet.PartitionOptions{Options: d.Writer, Memory: d.Memory})
-	sp.disc = lakeparquet.NewWriter(ctx, d.Lake, sp.discSchema, o.Keys.DiscardedRows, d.Writer)
+	// Rejected rows carry lists of rule texts: their row groups are kept
+	// small, since a row group is held in memory until it is complete.
+	discOpts := d.Writer
+	discOpts.RowGroupRows = min(cmp.Or(discOpts.RowGroupRows, discardRowGroup), discardRowGroup)
+	sp.disc = lakeparquet.NewWriter(ctx, d.Lake, sp.discSchema, o.Keys.DiscardedRows, discOpts)
 
 	err = src.Batches(ctx, nil, func(rec arrow.RecordBatch) error { return sp.batch(ctx, rec) })
 	silverObjs, serr := sp.silver.Close()
@@ -278,6 +283,9 @@ func (sp *splitter) writeSilverBatch(day int64, batch arrow.RecordBatch) error {
 	sp.silverRows += batch.NumRows()
 	return nil
 }
+
+// discardRowGroup is the most rows of a discarded object's row group.
+const discardRowGroup = 32 << 10
 
 // discardChunk is how many rejected rows are turned into one batch for
 // discarded at a time: their Glue columns repeat rule texts, so a batch of
