@@ -22,6 +22,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/medallionlake/lake/internal/catalog"
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/lakeparquet"
 	"github.com/medallionlake/lake/internal/layout"
@@ -130,8 +131,9 @@ func (o *Object) RulesNow() time.Time { return o.Info.ModTime.UTC() }
 // Open opens the object as Parquet (its footer) and checks its columns
 // against the table's. An unusable object is not an error: Open returns
 // a nil reader and the Problem. Errors: *ContractError (the table's
-// partition column has no date), *ObjectNotFoundError (the object
-// vanished meanwhile), *store.StoreUnavailableError.
+// partition column has no date), *catalog.ColumnNameError (column names
+// the catalog cannot hold), *ObjectNotFoundError (the object vanished
+// meanwhile), *store.StoreUnavailableError.
 func (o *Object) Open(ctx context.Context, st store.Store, opts lakeparquet.ReadOptions) (*lakeparquet.Reader, *Problem, error) {
 	if o.Info.Size == 0 {
 		return nil, &Problem{Kind: ProblemEmpty, Detail: "the object is empty (0 bytes)"}, nil
@@ -142,6 +144,9 @@ func (o *Object) Open(ctx context.Context, st store.Store, opts lakeparquet.Read
 		p, err := o.Unreadable(ctx, st, err)
 		return nil, p, err
 	}
+	if err := o.checkNames(src.Schema()); err != nil {
+		return nil, nil, err
+	}
 	p, err := o.checkSchema(src.Schema())
 	if err != nil || p != nil {
 		return nil, p, err
@@ -149,11 +154,30 @@ func (o *Object) Open(ctx context.Context, st store.Store, opts lakeparquet.Read
 	return src, nil, nil
 }
 
+// checkNames returns a *catalog.ColumnNameError when the columns the table
+// keeps (its schema.json's, else the object's) have names the catalog
+// cannot hold: nothing is written for the object, which stays in bronze.
+func (o *Object) checkNames(sc *arrow.Schema) error {
+	var names []string
+	if o.Schema != nil {
+		for _, c := range o.Schema.Columns {
+			names = append(names, c.Name)
+		}
+	} else {
+		for _, f := range sc.Fields() {
+			names = append(names, f.Name)
+		}
+	}
+	return catalog.CheckColumnNames(o.Table.Name, names)
+}
+
 // Unreadable classifies err, from reading the object: a
 // *lakeparquet.UnreadableError makes the object unusable (the Problem
-// says how: not Parquet, truncated or corrupt); a store failure comes
-// back as *store.StoreUnavailableError, or *ObjectNotFoundError when the
-// object vanished; anything else wrapped.
+// says how: not Parquet, truncated or corrupt), but only once the object
+// is found unchanged since it was opened (*ObjectChangedError otherwise);
+// a failure to read (a reset, a timeout, a short read) comes back as
+// *store.StoreUnavailableError, or *ObjectNotFoundError when the object
+// vanished; anything else wrapped.
 func (o *Object) Unreadable(ctx context.Context, st store.Store, err error) (*Problem, error) {
 	var su *store.StoreUnavailableError
 	switch {
@@ -168,6 +192,11 @@ func (o *Object) Unreadable(ctx context.Context, st store.Store, err error) (*Pr
 	}
 	head, tail, err := o.magic(ctx, st)
 	if err != nil {
+		return nil, err
+	}
+	// A read of bytes that changed under it proves nothing about the
+	// object: only a stable object is called unusable.
+	if err := o.CheckUnchanged(ctx, st); err != nil {
 		return nil, err
 	}
 	switch {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"math"
 	"reflect"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/medallionlake/lake/internal/catalog"
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/pgarrow"
@@ -554,5 +556,43 @@ func TestSchemaRecord(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("schema record:\ngot  %+v\nwant %+v", got, want)
+	}
+}
+
+// TestColumnNames: a table whose columns the catalog cannot hold is
+// refused at the plan, naming each column, before anything is written.
+func TestColumnNames(t *testing.T) {
+	for _, tc := range []struct {
+		description, alter string
+		want               []string
+	}{
+		{"a quote in a name", `ALTER TABLE items ADD COLUMN "a""b" text`, []string{`a\"b`}},
+		{"a non-ASCII letter and a space", `ALTER TABLE items ADD COLUMN "prix €" numeric, ADD COLUMN "customer id" bigint`, []string{"prix €", "customer id"}},
+		{"two names equal but for case", `ALTER TABLE items ADD COLUMN "Note" text`, []string{`"note" and "Note"`}},
+	} {
+		t.Run(tc.description, func(t *testing.T) {
+			e := newEnv(t, "timestamptz NOT NULL", contract.NullCursorFail)
+			e.exec("INSERT INTO items (id) SELECT generate_series(1, 3)")
+			e.exec(tc.alter)
+			_, err := e.in.Plan(context.Background(), PlanRequest{Table: "items"})
+			var ne *catalog.ColumnNameError
+			if !errors.As(err, &ne) {
+				t.Fatalf("Plan: %v (%T), want a *catalog.ColumnNameError", err, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not name %s", err, w)
+				}
+			}
+			if _, err := e.in.Run(context.Background(), Request{Table: "items"}); !errors.As(err, &ne) {
+				t.Errorf("Run: %v, want a *catalog.ColumnNameError", err)
+			}
+			for info, err := range e.st.List(context.Background(), "") {
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Errorf("the lake has %s after a refused table", info.Key)
+			}
+		})
 	}
 }

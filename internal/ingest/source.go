@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/medallionlake/lake/internal/catalog"
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/pgarrow"
 )
@@ -207,7 +208,13 @@ func (s *session) checkColumns() error {
 			return &ColumnError{Table: s.t.Name, Source: src, Column: k, Role: "primary key", Msg: "no such column"}
 		}
 	}
-	return nil
+	names := make([]string, len(s.desc.Columns))
+	for i, c := range s.desc.Columns {
+		names[i] = c.Name
+	}
+	// nothing is extracted from a table whose columns the catalog cannot
+	// hold: every object of it would fail at the commit
+	return catalog.CheckColumnNames(s.t.Name, names)
 }
 
 // exportSnapshot exports the session's snapshot for other sessions to read

@@ -6,6 +6,7 @@ import (
 	"reflect"
 
 	"github.com/medallionlake/lake/internal/bronze"
+	"github.com/medallionlake/lake/internal/catalog"
 	"github.com/medallionlake/lake/internal/crawl"
 	"github.com/medallionlake/lake/internal/ingest"
 	"github.com/medallionlake/lake/internal/pgarrow"
@@ -75,6 +76,7 @@ var ErrorTypes = []ErrorType{
 	errorType[*bronze.ObjectNotFoundError](false),
 	errorType[*bronze.ObjectChangedError](false),
 	errorType[*bronze.ContractError](false),
+	errorType[*catalog.ColumnNameError](false),
 	errorType[*route.ResultMismatchError](false),
 	errorType[*route.ConservationError](false),
 	errorType[*crawl.SchemaDriftError](false),

@@ -9,12 +9,16 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/medallionlake/lake/internal/bronze"
 	vt "github.com/medallionlake/lake/internal/bronze/bronzetest"
+	"github.com/medallionlake/lake/internal/catalog"
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/store"
@@ -255,5 +259,34 @@ func TestValidateStoreUnavailable(t *testing.T) {
 				t.Fatalf("Validate: %+v, %v (%T); want *store.StoreUnavailableError", out, err, err)
 			}
 		})
+	}
+}
+
+// TestValidateColumnNames: an object dropped by hand (no schema.json) with
+// columns the catalog cannot hold is a named error, not a verdict: it
+// stays in bronze, and nothing is written for it.
+func TestValidateColumnNames(t *testing.T) {
+	ctx := context.Background()
+	l := vt.NewLake(t)
+	if err := l.Store.Delete(ctx, layout.SchemaKey("orders")); err != nil {
+		t.Fatal(err)
+	}
+	fields := append(slices.Clone(vt.OrdersSchema.Fields()), arrow.Field{Name: "customer id", Type: arrow.PrimitiveTypes.Int64, Nullable: true})
+	var buf bytes.Buffer
+	vt.WriteParquet(t, &buf, arrow.NewSchema(fields, nil), 0, func(b *array.RecordBuilder) bool {
+		vt.AppendOrder(b, vt.Good(1, day))
+		b.Field(len(fields) - 1).AppendNull()
+		return false
+	})
+	info := vt.Put(t, l.Store, key, buf.Bytes())
+	_, err := validate.Validate(ctx, deps(l), validate.Input{Key: key, ETag: info.ETag})
+	var ne *catalog.ColumnNameError
+	if !errors.As(err, &ne) || !strings.Contains(err.Error(), "customer id") {
+		t.Fatalf("Validate: %v (%T), want a *catalog.ColumnNameError naming the column", err, err)
+	}
+	for _, p := range []string{"_meta/dq/", "_meta/dqrows/"} {
+		for info := range l.Store.List(ctx, p) {
+			t.Errorf("%s written for a refused object", info.Key)
+		}
 	}
 }
