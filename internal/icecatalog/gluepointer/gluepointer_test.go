@@ -2,10 +2,7 @@ package gluepointer_test
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -23,26 +20,22 @@ import (
 	"github.com/medallionlake/lake/internal/testenv"
 )
 
-// Environment of a committer process (see helper).
+// Environment of a committer process: where its Glue and lake are.
 const (
-	envHelper   = "GLUEPOINTER_TEST_COMMITTER"
 	envEndpoint = "GLUEPOINTER_TEST_GLUE_ENDPOINT"
 	envRegion   = "GLUEPOINTER_TEST_GLUE_REGION"
 	envLake     = "GLUEPOINTER_TEST_LAKE"
-	envTable    = "GLUEPOINTER_TEST_TABLE"
-	envN        = "GLUEPOINTER_TEST_N"
-	envLabel    = "GLUEPOINTER_TEST_LABEL"
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(envHelper) == "1" {
-		if err := helper(); err != nil {
-			fmt.Fprintln(os.Stderr, "committer:", err)
-			os.Exit(1)
+	icecatalogtest.Main(m, func(ctx context.Context) (*icecatalog.Catalog, error) {
+		client := glueClient(os.Getenv(envEndpoint), os.Getenv(envRegion))
+		fs, err := lake(ctx, os.Getenv(envLake))
+		if err != nil {
+			return nil, err
 		}
-		os.Exit(0)
-	}
-	testenv.Main(m)
+		return icecatalog.New(gluepointer.New(client, ""), fs, icecatalog.Options{}), nil
+	})
 }
 
 func glueClient(endpoint, region string) *glue.Client {
@@ -53,71 +46,37 @@ func glueClient(endpoint, region string) *glue.Client {
 	})
 }
 
-// open returns the catalog over Glue at endpoint (in region) and the lake
-// at lakeURL.
-func open(ctx context.Context, endpoint, region, lakeURL string) (*gluepointer.Backend, *icebergio.FS, error) {
+// lake opens the file system of the lake at lakeURL.
+func lake(ctx context.Context, lakeURL string) (*icebergio.FS, error) {
 	st, err := storeurl.Open(ctx, lakeURL)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	root, err := icebergio.RootURI(lakeURL)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	fs, err := icebergio.New(st, root)
-	if err != nil {
-		return nil, nil, err
-	}
-	return gluepointer.New(glueClient(endpoint, region), ""), fs, nil
-}
-
-func helper() error {
-	ctx := context.Background()
-	b, fs, err := open(ctx, os.Getenv(envEndpoint), os.Getenv(envRegion), os.Getenv(envLake))
-	if err != nil {
-		return err
-	}
-	n, err := strconv.Atoi(os.Getenv(envN))
-	if err != nil {
-		return err
-	}
-	cat := icecatalog.New(b, fs, icecatalog.Options{})
-	return icecatalogtest.Committer(ctx, cat, strings.Split(os.Getenv(envTable), "."), n, os.Getenv(envLabel))
+	return icebergio.New(st, root)
 }
 
 // target is Glue on moto_server, in a region of its own, over a lake in a
 // fresh versitygw bucket; the client reaches that Glue.
 func target(t *testing.T) (icecatalogtest.Target, *glue.Client) {
-	endpoint := testenv.Moto(t)
-	region := testenv.MotoRegion()
+	endpoint, region := testenv.Moto(t), testenv.MotoRegion()
 	cfg := testenv.S3(t)
-	env := []string{
-		storeurl.EnvS3Endpoint + "=" + cfg.Endpoint,
-		"AWS_ACCESS_KEY_ID=" + cfg.AccessKey,
-		"AWS_SECRET_ACCESS_KEY=" + cfg.SecretKey,
-		"AWS_REGION=" + cfg.Region,
-	}
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
+	env := icecatalogtest.S3Env(cfg)
+	icecatalogtest.SetEnv(t, env)
 	lakeURL := "s3://" + cfg.Bucket + "/lake"
-	b, fs, err := open(t.Context(), endpoint, region, lakeURL)
+	fs, err := lake(t.Context(), lakeURL)
 	if err != nil {
 		t.Fatal(err)
 	}
+	client := glueClient(endpoint, region)
 	return icecatalogtest.Target{
-		Backend: b,
+		Backend: gluepointer.New(client, ""),
 		FS:      fs.WithContext(t.Context()),
-		Spawn: func(t *testing.T, ident table.Identifier, n int, label string) *exec.Cmd {
-			cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), env...)
-			cmd.Env = append(cmd.Env, envHelper+"=1", envEndpoint+"="+endpoint, envRegion+"="+region, envLake+"="+lakeURL,
-				envTable+"="+strings.Join(ident, "."), envN+"="+strconv.Itoa(n), envLabel+"="+label)
-			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-			return cmd
-		},
-	}, glueClient(endpoint, region)
+		Spawn:   icecatalogtest.Spawner(append(env, envEndpoint+"="+endpoint, envRegion+"="+region, envLake+"="+lakeURL)),
+	}, client
 }
 
 func TestConformance(t *testing.T) {
@@ -149,7 +108,6 @@ func TestStoredShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-
 	out, err := client.GetTable(t.Context(), &glue.GetTableInput{DatabaseName: aws.String("silver"), Name: aws.String("orders")})
 	if err != nil {
 		t.Fatal(err)

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +25,8 @@ import (
 
 	"github.com/medallionlake/lake/internal/icebergio"
 	"github.com/medallionlake/lake/internal/icecatalog"
+	"github.com/medallionlake/lake/internal/store/storeurl"
+	"github.com/medallionlake/lake/internal/testenv"
 )
 
 // Target is one backend over a fresh, empty lake.
@@ -394,5 +398,72 @@ func testAbandonedCommit(t *testing.T, tg Target) {
 	}
 	if got, want := rows(t, cat), int64(3); got != want {
 		t.Errorf("rows=%d, want %d", got, want)
+	}
+}
+
+// Environment of a committer process started by Spawner.
+const (
+	envCommitter = "ICECATALOGTEST_COMMITTER"
+	envTable     = "ICECATALOGTEST_TABLE"
+	envN         = "ICECATALOGTEST_N"
+	envLabel     = "ICECATALOGTEST_LABEL"
+)
+
+// Main is TestMain for a backend's tests. In a process that Spawner
+// started it opens the catalog with open (which reads what it needs from
+// the environment Spawner was given), runs Committer and exits; otherwise
+// it runs the tests with testenv.Main.
+func Main(m *testing.M, open func(ctx context.Context) (*icecatalog.Catalog, error)) {
+	if os.Getenv(envCommitter) != "1" {
+		testenv.Main(m)
+		return
+	}
+	err := func() error {
+		ctx := context.Background()
+		cat, err := open(ctx)
+		if err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(os.Getenv(envN))
+		if err != nil {
+			return err
+		}
+		return Committer(ctx, cat, strings.Split(os.Getenv(envTable), "."), n, os.Getenv(envLabel))
+	}()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "committer:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// Spawner returns a Target.Spawn that re-runs the test binary as a
+// committer process (see Main) with env added to its environment.
+func Spawner(env []string) func(t *testing.T, ident table.Identifier, n int, label string) *exec.Cmd {
+	return func(t *testing.T, ident table.Identifier, n int, label string) *exec.Cmd {
+		cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^$")
+		cmd.Env = append(append(os.Environ(), env...), envCommitter+"=1", envTable+"="+strings.Join(ident, "."),
+			envN+"="+strconv.Itoa(n), envLabel+"="+label)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		return cmd
+	}
+}
+
+// SetEnv sets each NAME=value of env for the rest of t.
+func SetEnv(t *testing.T, env []string) {
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+}
+
+// S3Env is the environment in which storeurl opens s3:// URLs on cfg's
+// server; SetEnv it in the test, and pass it to Spawner.
+func S3Env(cfg testenv.S3Config) []string {
+	return []string{
+		storeurl.EnvS3Endpoint + "=" + cfg.Endpoint,
+		"AWS_ACCESS_KEY_ID=" + cfg.AccessKey,
+		"AWS_SECRET_ACCESS_KEY=" + cfg.SecretKey,
+		"AWS_REGION=" + cfg.Region,
 	}
 }
