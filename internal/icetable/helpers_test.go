@@ -23,6 +23,7 @@ import (
 	"github.com/medallionlake/lake/internal/store/filestore"
 	"github.com/medallionlake/lake/internal/store/s3store"
 	"github.com/medallionlake/lake/internal/testenv"
+	"github.com/medallionlake/lake/internal/validate/validatetest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -86,15 +87,7 @@ func open(t testing.TB, st store.Store, lakeURL string, opts icetable.Options) *
 }
 
 // ordersSchema is the demo orders table as pgarrow reads it.
-var ordersSchema = arrow.NewSchema([]arrow.Field{
-	{Name: "order_id", Type: arrow.PrimitiveTypes.Int64},
-	{Name: "customer_id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-	{Name: "status", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "amount", Type: &arrow.Decimal128Type{Precision: 12, Scale: 2}, Nullable: true},
-	{Name: "currency", Type: arrow.BinaryTypes.String, Nullable: true},
-	{Name: "created_at", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
-	{Name: "updated_at", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}},
-}, nil)
+var ordersSchema = validatetest.OrdersSchema
 
 // order is one row of the orders table.
 type order struct {
