@@ -31,12 +31,13 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // fixture is a lake in a temporary folder (or a versitygw bucket) with the
 // orders contract.
 type fixture struct {
-	lake *icetable.Lake
-	cat  *icecatalog.Catalog
-	fs   *icebergio.FS
-	st   store.Store
-	dir  string // the folder lake's directory ("" on S3)
-	t    *contract.Table
+	lake    *icetable.Lake
+	cat     *icecatalog.Catalog
+	backend icecatalog.Backend
+	fs      *icebergio.FS
+	st      store.Store
+	dir     string // the folder lake's directory ("" on S3)
+	t       *contract.Table
 }
 
 func orders() *contract.Table {
@@ -82,8 +83,9 @@ func open(t testing.TB, st store.Store, lakeURL string, opts icetable.Options) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	cat := icecatalog.New(lakepointer.New(fs), fs, icecatalog.Options{})
-	return &fixture{lake: icetable.New(cat, opts), cat: cat, fs: fs, st: st, t: orders()}
+	backend := lakepointer.New(fs)
+	cat := icecatalog.New(backend, fs, icecatalog.Options{})
+	return &fixture{lake: icetable.New(cat, opts), cat: cat, backend: backend, fs: fs, st: st, t: orders()}
 }
 
 // ordersSchema is the demo orders table as pgarrow reads it.
