@@ -38,9 +38,15 @@ func (f *fixture) writeSchema(t *testing.T, key string, sc *arrow.Schema) (iceta
 			b.Field(i).AppendEmptyValue()
 		}
 	}
+	return writeBuilt(w, b)
+}
+
+// writeBuilt writes the rows built in b with w and closes w.
+func writeBuilt(w *icetable.Writer, b *array.RecordBuilder) (icetable.Files, error) {
 	rec := b.NewRecordBatch()
 	defer rec.Release()
 	if err := w.Write(rec); err != nil {
+		w.Abort()
 		return icetable.Files{}, err
 	}
 	return w.Close()
@@ -180,12 +186,7 @@ func TestDiscarded(t *testing.T) {
 			}
 		}
 	}
-	rec := b.NewRecordBatch()
-	defer rec.Release()
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	files, err := w.Close()
+	files, err := writeBuilt(w, b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,12 +284,7 @@ func TestEveryPostgresType(t *testing.T) {
 	for i := 3; i < allTypes.NumFields(); i++ {
 		b.Field(i).AppendNull()
 	}
-	rec := b.NewRecordBatch()
-	defer rec.Release()
-	if err := w.Write(rec); err != nil {
-		t.Fatal(err)
-	}
-	files, err := w.Close()
+	files, err := writeBuilt(w, b)
 	if err != nil {
 		t.Fatal(err)
 	}
