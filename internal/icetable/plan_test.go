@@ -35,10 +35,7 @@ func duck(t testing.TB) *sql.DB {
 // its orders as scan does.
 func (f *fixture) duckRows(t testing.TB, db *sql.DB, p icetable.Plan) map[int64][]string {
 	t.Helper()
-	q, err := p.DuckDB(func(key string) string { return filepath.Join(f.dir, key) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := f.duckSQL(t, p)
 	rows, err := db.Query("SELECT order_id, status, updated_at FROM (" + q + ")")
 	if err != nil {
 		t.Fatalf("DuckDB: %v\n%s", err, q)
@@ -58,6 +55,16 @@ func (f *fixture) duckRows(t testing.TB, db *sql.DB, p icetable.Plan) map[int64]
 		t.Fatal(err)
 	}
 	return out
+}
+
+// duckSQL is the plan's DuckDB SQL over the folder lake f.
+func (f *fixture) duckSQL(t testing.TB, p icetable.Plan) string {
+	t.Helper()
+	q, err := p.DuckDB(func(key string) string { return filepath.Join(f.dir, key) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
 }
 
 func (f *fixture) plan(t testing.TB, kind icetable.Kind, asOf time.Time) icetable.Plan {
@@ -141,13 +148,9 @@ func TestPlanEvolvedAndEmpty(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.commit(t, files)
-	p := f.plan(t, icetable.Silver, time.Time{})
-	q, err := p.DuckDB(func(key string) string { return filepath.Join(f.dir, key) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := f.duckSQL(t, f.plan(t, icetable.Silver, time.Time{}))
 	var n, notes int
-	if err := db.QueryRow("SELECT count(*), count(note) FROM (" + q + ")").Scan(&n, &notes); err != nil {
+	if err := db.QueryRow("SELECT count(*), count(note) FROM ("+q+")").Scan(&n, &notes); err != nil {
 		t.Fatalf("%v\n%s", err, q)
 	}
 	if n != 3 || notes != 0 {
@@ -174,27 +177,12 @@ func TestPlanEvolvedAndEmpty(t *testing.T) {
 
 func TestPlanEveryTypeInDuckDB(t *testing.T) {
 	f := newFixture(t, icetable.Options{})
-	w, err := f.lake.NewWriter(t.Context(), icetable.Silver, f.t, icetable.Object{Key: "k", ETag: "e"}, allTypes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := array.NewRecordBuilder(memory.DefaultAllocator, allTypes)
-	defer b.Release()
-	allTypesRow(b, 1)
-	files, err := writeBuilt(w, b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.commit(t, files)
-	p := f.plan(t, icetable.Silver, time.Time{})
-	q, err := p.DuckDB(func(key string) string { return filepath.Join(f.dir, key) })
-	if err != nil {
-		t.Fatal(err)
-	}
+	f.commitAllTypes(t)
+	q := f.duckSQL(t, f.plan(t, icetable.Silver, time.Time{}))
 	db := duck(t)
 	var got string
-	err = db.QueryRow(`SELECT concat_ws(' | ', c_smallint, c_integer, c_real, c_double, c_boolean, c_text, hex(c_bytea), c_date, c_time,
-		c_timestamp, strftime(created_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S.%f'), c_numeric, c_int_array::VARCHAR, c_text_array::VARCHAR, c_interval::VARCHAR, typeof(c_numeric), typeof(created_at)) FROM (` + q + ")").Scan(&got)
+	err := db.QueryRow(`SELECT concat_ws(' | ', c_smallint, c_integer, c_real, c_double, c_boolean, c_text, hex(c_bytea), c_date, c_time,
+		c_timestamp, strftime(created_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S.%f'), c_numeric, c_int_array::VARCHAR, c_text_array::VARCHAR, c_interval::VARCHAR, typeof(c_numeric), typeof(created_at)) FROM (` + q + ") WHERE order_id = 1").Scan(&got)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, q)
 	}

@@ -269,8 +269,10 @@ func allTypesRow(b *array.RecordBuilder, id int64) {
 	iv.FieldBuilder(2).(*array.Int64Builder).Append(4000000)
 }
 
-func TestEveryPostgresType(t *testing.T) {
-	f := newFixture(t, icetable.Options{})
+// commitAllTypes commits to silver a row of allTypes (order 1) and a row
+// of NULLs but for the key and timestamps (order 2).
+func (f *fixture) commitAllTypes(t *testing.T) {
+	t.Helper()
 	w, err := f.lake.NewWriter(t.Context(), icetable.Silver, f.t, icetable.Object{Key: "k", ETag: "e"}, allTypes)
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +280,7 @@ func TestEveryPostgresType(t *testing.T) {
 	b := array.NewRecordBuilder(memory.DefaultAllocator, allTypes)
 	defer b.Release()
 	allTypesRow(b, 1)
-	b.Field(0).(*array.Int64Builder).Append(2) // and a row of NULLs
+	b.Field(0).(*array.Int64Builder).Append(2)
 	b.Field(1).(*array.TimestampBuilder).Append(1)
 	b.Field(2).(*array.TimestampBuilder).Append(1)
 	for i := 3; i < allTypes.NumFields(); i++ {
@@ -289,6 +291,11 @@ func TestEveryPostgresType(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.commit(t, files)
+}
+
+func TestEveryPostgresType(t *testing.T) {
+	f := newFixture(t, icetable.Options{})
+	f.commitAllTypes(t)
 	tbl := f.load(t, icetable.Silver)
 	want := map[string]string{
 		"c_smallint": "int", "c_integer": "int", "c_real": "float", "c_double": "double", "c_boolean": "boolean",
