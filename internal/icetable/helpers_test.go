@@ -3,6 +3,7 @@ package icetable_test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -26,7 +27,12 @@ import (
 	"github.com/medallionlake/lake/internal/validate/validatetest"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	if os.Getenv(envKillLake) != "" { // the child of TestMaintainKilled
+		os.Exit(killedMaintainer())
+	}
+	testenv.Main(m)
+}
 
 // fixture is a lake in a temporary folder (or a versitygw bucket) with the
 // orders contract.
@@ -84,7 +90,7 @@ func open(t testing.TB, st store.Store, lakeURL string, opts icetable.Options) *
 		t.Fatal(err)
 	}
 	backend := lakepointer.New(fs)
-	cat := icecatalog.New(backend, fs, icecatalog.Options{})
+	cat := icecatalog.New(backend, fs, icecatalog.Options{RollForwardAfter: 500 * time.Millisecond})
 	return &fixture{lake: icetable.New(cat, opts), cat: cat, backend: backend, fs: fs, st: st, t: orders()}
 }
 
