@@ -114,6 +114,9 @@ type merger struct {
 	// smallest candidate cursor, for pruning
 	keyInts []int64 // sorted; nil: no key pruning
 	minCur  cursor
+	// filter, for a single integer-like key column, rules out most rows
+	// of the table before their key is built and looked up
+	filter *intFilter
 
 	existing  map[string]*found
 	seen      map[string]bool               // table data files looked at
@@ -137,7 +140,11 @@ func (l *Lake) newMerger(ctx context.Context, t *contract.Table, f Files) (*merg
 	}
 	intKeys, minCur, first := true, cursor{}, true
 	for _, d := range f.Files {
-		err := m.readFile(ctx, d.Path, nil, true, func(key []byte, row rowRef, cur cursor, firstKey arrow.Array, i int) {
+		groups, err := m.rowGroups(ctx, d.Path, false)
+		if err != nil {
+			return nil, fmt.Errorf("icetable: merge %s: candidate file %s: %w", f.Table, d.Path, err)
+		}
+		err = m.readRowGroups(ctx, groups, nil, true, func(key []byte, row rowRef, cur cursor, firstKey arrow.Array, i int) {
 			c, ok := m.cands[string(key)]
 			switch {
 			case !ok:
@@ -164,20 +171,52 @@ func (l *Lake) newMerger(ctx context.Context, t *contract.Table, f Files) (*merg
 	m.minCur = minCur
 	if intKeys {
 		slices.Sort(m.keyInts)
+		if len(m.keyCols) == 1 {
+			m.filter = newIntFilter(m.keyInts)
+		}
 	} else {
 		m.keyInts = nil
 	}
 	return m, nil
 }
 
-// readFile reads the key and cursor columns of the data file at path and
-// calls fn for every row whose key is wanted (all rows when wanted is
-// nil), with the row's key, position, cursor (zero when withCursor is
-// false: not read) and first key column. When wanted is set, row groups
-// whose key statistics rule out the candidate keys are skipped.
-func (m *merger) readFile(ctx context.Context, path string, wanted map[string]*candidate, withCursor bool,
-	fn func(key []byte, row rowRef, cur cursor, firstKey arrow.Array, i int)) error {
+// rowGroup is a row group of a data file and the position of its first
+// row in the file.
+type rowGroup struct {
+	path  string
+	index int
+	first int64
+}
+
+// rowGroups lists the row groups of the data file at path; with prune,
+// only those whose key statistics may hold a candidate key.
+func (m *merger) rowGroups(ctx context.Context, path string, prune bool) ([]rowGroup, error) {
 	r, err := openColumns(ctx, m.fs, path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	var out []rowGroup
+	var pos int64
+	for rg := range r.numRowGroups() {
+		if !prune || m.rowGroupMayHold(r, rg) {
+			out = append(out, rowGroup{path: path, index: rg, first: pos})
+		}
+		pos += r.rowGroupRows(rg)
+	}
+	return out, nil
+}
+
+// readRowGroups reads the key and cursor columns of the row groups groups
+// (of one data file) and calls fn for every row whose key is wanted (all
+// rows when wanted is nil), with the row's key, position, cursor (zero
+// when withCursor is false: not read) and first key column.
+func (m *merger) readRowGroups(ctx context.Context, groups []rowGroup, wanted map[string]*candidate, withCursor bool,
+	fn func(key []byte, row rowRef, cur cursor, firstKey arrow.Array, i int)) error {
+	if len(groups) == 0 {
+		return nil
+	}
+	r, err := openColumns(ctx, m.fs, groups[0].path)
 	if err != nil {
 		return err
 	}
@@ -187,16 +226,19 @@ func (m *merger) readFile(ctx context.Context, path string, wanted map[string]*c
 		names = m.names
 	}
 	var key []byte
-	var pos int64
-	for rg := range r.numRowGroups() {
-		n := r.rowGroupRows(rg)
-		if wanted != nil && !m.rowGroupMayHold(r, rg) {
-			pos += n
-			continue
-		}
-		err := r.read(ctx, rg, names, pos, func(cols []arrow.Array, first int64) error {
+	var ints []int64
+	for _, g := range groups {
+		err := r.read(ctx, g.index, names, g.first, func(cols []arrow.Array, first int64) error {
 			keys := cols[:len(m.keyCols)]
+			filtered := wanted != nil && m.filter != nil
+			nulls := keys[0].NullN() > 0
+			if filtered {
+				ints = intValues(keys[0], ints[:0])
+			}
 			for i := range cols[0].Len() {
+				if filtered && ((nulls && keys[0].IsNull(i)) || !m.filter.mayHave(ints[i])) {
+					continue // not a candidate key, without building it
+				}
 				var err error
 				if key, err = appendKey(key[:0], keys, i); err != nil {
 					return err
@@ -212,14 +254,13 @@ func (m *merger) readFile(ctx context.Context, path string, wanted map[string]*c
 						return fmt.Errorf("cursor column %q: %w", m.cursor, err)
 					}
 				}
-				fn(key, rowRef{file: path, pos: first + int64(i)}, cur, keys[0], i)
+				fn(key, rowRef{file: g.path, pos: first + int64(i)}, cur, keys[0], i)
 			}
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		pos += n
 	}
 	return nil
 }
@@ -317,10 +358,26 @@ func (m *merger) scan(ctx context.Context, tbl *table.Table) error {
 			todo = append(todo, df)
 		}
 	}
+	// one task per row group (a compacted table may be a single file)
+	type task struct {
+		groups     []rowGroup
+		withCursor bool
+	}
+	var tasks []task
+	for _, df := range todo {
+		groups, err := m.rowGroups(ctx, df.FilePath(), true)
+		if err != nil {
+			return fmt.Errorf("icetable: merge %s: data file %s: %w", m.table, df.FilePath(), err)
+		}
+		withCursor := m.needsCursor(df, curField.ID)
+		for _, g := range groups {
+			tasks = append(tasks, task{[]rowGroup{g}, withCursor})
+		}
+	}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for _, df := range todo {
+	for _, tk := range tasks {
 		g.Go(func() error {
 			type hit struct {
 				key string
@@ -328,12 +385,11 @@ func (m *merger) scan(ctx context.Context, tbl *table.Table) error {
 				cur cursor
 			}
 			var hits []hit
-			withCursor := m.needsCursor(df, curField.ID)
-			err := m.readFile(gctx, df.FilePath(), m.cands, withCursor, func(key []byte, row rowRef, cur cursor, _ arrow.Array, _ int) {
+			err := m.readRowGroups(gctx, tk.groups, m.cands, tk.withCursor, func(key []byte, row rowRef, cur cursor, _ arrow.Array, _ int) {
 				hits = append(hits, hit{string(key), row, cur})
 			})
 			if err != nil {
-				return fmt.Errorf("icetable: merge %s: data file %s: %w", m.table, df.FilePath(), err)
+				return fmt.Errorf("icetable: merge %s: data file %s: %w", m.table, tk.groups[0].path, err)
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -344,7 +400,7 @@ func (m *merger) scan(ctx context.Context, tbl *table.Table) error {
 					m.existing[h.key] = e
 				}
 				e.rows = append(e.rows, h.row)
-				if withCursor && (!e.known || cmpCursor(h.cur, e.max) > 0) {
+				if tk.withCursor && (!e.known || cmpCursor(h.cur, e.max) > 0) {
 					e.max, e.known = h.cur, true
 				}
 			}
@@ -542,6 +598,55 @@ func intValue(a arrow.Array, i int) (int64, bool) {
 	}
 	return 0, false
 }
+
+// intValues appends the values of the integer-like column a (zero for
+// NULL) to out.
+func intValues(a arrow.Array, out []int64) []int64 {
+	switch a := a.(type) {
+	case *array.Int64:
+		return append(out, a.Int64Values()...)
+	case *array.Timestamp:
+		for _, v := range a.TimestampValues() {
+			out = append(out, int64(v))
+		}
+		return out
+	case *array.Int32:
+		for _, v := range a.Int32Values() {
+			out = append(out, int64(v))
+		}
+		return out
+	}
+	for i := range a.Len() {
+		v, _ := intValue(a, i)
+		out = append(out, v)
+	}
+	return out
+}
+
+// filterBits is the log2 of the bits of an intFilter (128 KiB: it stays in
+// a core's cache).
+const filterBits = 20
+
+// intFilter is a one-hash Bloom filter of integer keys.
+type intFilter struct{ bits []uint64 }
+
+func newIntFilter(vals []int64) *intFilter {
+	f := &intFilter{bits: make([]uint64, 1<<filterBits/64)}
+	for _, v := range vals {
+		h := hashInt(v)
+		f.bits[h/64] |= 1 << (h % 64)
+	}
+	return f
+}
+
+// mayHave is false when v is surely not among the filter's values.
+func (f *intFilter) mayHave(v int64) bool {
+	h := hashInt(v)
+	return f.bits[h/64]&(1<<(h%64)) != 0
+}
+
+// hashInt is Fibonacci hashing of v to filterBits bits.
+func hashInt(v int64) uint64 { return uint64(v) * 0x9E3779B97F4A7C15 >> (64 - filterBits) }
 
 // errCursorType is a cursor column whose values cannot be ordered here.
 var errCursorType = errors.New("unsupported type (want a timestamp, date or integer)")
