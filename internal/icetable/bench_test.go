@@ -6,7 +6,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -105,19 +104,8 @@ func TestBenchIceberg(t *testing.T) {
 		all = append(all, rows)
 		files[i] = f.write(t, icetable.Current, fmt.Sprintf("concurrent-%d", i), rows)
 	}
-	attempts := make([]int, objects)
-	var wg sync.WaitGroup
 	start = time.Now()
-	for i := range objects {
-		wg.Go(func() {
-			c, err := f.lake.Commit(t.Context(), f.t, files[i])
-			if err != nil {
-				t.Error(err)
-			}
-			attempts[i] = c.Attempts
-		})
-	}
-	wg.Wait()
+	attempts := f.commitAll(t, files)
 	elapsed := time.Since(start)
 	retries := 0
 	for _, a := range attempts {

@@ -111,18 +111,7 @@ func TestConcurrentObjectsAllCommit(t *testing.T) {
 		all = append(all, rows...)
 		files[i] = f.write(t, icetable.Silver, fmt.Sprintf("o%02d", i), rows)
 	}
-	var wg sync.WaitGroup
-	attempts := make([]int, objects)
-	for i := range objects {
-		wg.Go(func() {
-			c, err := f.lake.Commit(t.Context(), f.t, files[i])
-			if err != nil {
-				t.Error(err)
-			}
-			attempts[i] = c.Attempts
-		})
-	}
-	wg.Wait()
+	attempts := f.commitAll(t, files)
 	t.Logf("attempts per commit: %v", attempts)
 	total := 0
 	for _, rs := range f.scan(t, icetable.Silver) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -170,6 +171,25 @@ func (f *fixture) commit(t testing.TB, files icetable.Files) icetable.Committed 
 		t.Fatal(err)
 	}
 	return c
+}
+
+// commitAll commits files all at once, each from its own goroutine, and
+// returns the attempts each took.
+func (f *fixture) commitAll(t testing.TB, files []icetable.Files) []int {
+	t.Helper()
+	var wg sync.WaitGroup
+	attempts := make([]int, len(files))
+	for i := range files {
+		wg.Go(func() {
+			c, err := f.lake.Commit(t.Context(), f.t, files[i])
+			if err != nil {
+				t.Error(err)
+			}
+			attempts[i] = c.Attempts
+		})
+	}
+	wg.Wait()
+	return attempts
 }
 
 // load loads the kind of table.

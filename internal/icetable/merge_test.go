@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/medallionlake/lake/internal/icetable"
@@ -141,18 +140,7 @@ func TestMergeConcurrentSameKeys(t *testing.T) {
 				all = append(all, rows)
 				files[i] = f.write(t, icetable.Current, fmt.Sprintf("o%02d", i), rows)
 			}
-			var wg sync.WaitGroup
-			attempts := make([]int, objects)
-			for i := range objects {
-				wg.Go(func() {
-					c, err := f.lake.Commit(t.Context(), f.t, files[i])
-					if err != nil {
-						t.Error(err)
-					}
-					attempts[i] = c.Attempts
-				})
-			}
-			wg.Wait()
+			attempts := f.commitAll(t, files)
 			t.Logf("attempts per merge: %v", attempts)
 			f.checkCurrent(t, all...)
 		})
