@@ -50,7 +50,7 @@ func TestBenchIceberg(t *testing.T) {
 	t.Logf("BENCH load: %d rows into _current in %.1fs", n, time.Since(start).Seconds())
 	start = time.Now()
 	m := f.maintain(t, icetable.Current, icetable.MaintainOptions{})
-	t.Logf("BENCH maintain: %.1fs, %d data files of _current", time.Since(start).Seconds(), m.DataFiles)
+	t.Logf("BENCH maintain: %.1fs, %d data files of _current, %.1f MB", time.Since(start).Seconds(), m.DataFiles, float64(m.DataBytes)/1e6)
 
 	rnd := rand.New(rand.NewPCG(1, 2))
 	pick := func(lo, hi int64, k int) []int64 {

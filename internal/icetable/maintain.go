@@ -46,11 +46,13 @@ type Maintenance struct {
 	ExpiredSnapshots int `json:"expired_snapshots"`
 	// RemovedOrphans are unreferenced files removed.
 	RemovedOrphans int `json:"removed_orphans"`
-	// DataFiles and DeleteFiles are the counts in the current snapshot
-	// afterwards; Partitions the number of partitions holding data.
-	DataFiles   int `json:"data_files"`
-	DeleteFiles int `json:"delete_files"`
-	Partitions  int `json:"partitions"`
+	// DataFiles, DataBytes and DeleteFiles are the counts and size in the
+	// current snapshot afterwards; Partitions the number of partitions
+	// holding data.
+	DataFiles   int   `json:"data_files"`
+	DataBytes   int64 `json:"data_bytes"`
+	DeleteFiles int   `json:"delete_files"`
+	Partitions  int   `json:"partitions"`
 }
 
 // Maintain keeps the kind of table of t fast to read and its storage
@@ -297,6 +299,9 @@ func countFiles(ctx context.Context, tbl *table.Table, m *Maintenance) error {
 	}
 	data, deletes, parts := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, task := range tasks {
+		if !data[task.File.FilePath()] {
+			m.DataBytes += task.File.FileSizeBytes()
+		}
 		data[task.File.FilePath()] = true
 		parts[fmt.Sprint(task.File.Partition())] = true
 		for _, d := range task.DeleteFiles {
