@@ -162,7 +162,7 @@ func (l *Lake) compact(ctx context.Context, tbl *table.Table, target int64, m *M
 	defer scan.Close()
 	tasks, err := scan.PlanFiles(ctx)
 	if err != nil {
-		return nil, err
+		return nil, l.explain(ctx, tbl.CurrentSnapshot(), err)
 	}
 	cfg := compaction.DefaultConfig()
 	cfg.TargetFileSizeBytes = target

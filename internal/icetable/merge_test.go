@@ -5,6 +5,10 @@ import (
 	"maps"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/medallionlake/lake/internal/icetable"
 )
@@ -144,5 +148,63 @@ func TestMergeConcurrentSameKeys(t *testing.T) {
 			t.Logf("attempts per merge: %v", attempts)
 			f.checkCurrent(t, all...)
 		})
+	}
+}
+
+func TestMergeCompositeKey(t *testing.T) {
+	f := newFixture(t, icetable.Options{})
+	// key (currency, order_id): strings and integers, no integer pruning
+	f.t.PrimaryKey = []string{"currency", "order_id"}
+	rows := versions(1, span(0, 200)...)
+	f.merge(t, "a", rows)
+	newer := versions(2, span(100, 300)...)
+	if c := f.merge(t, "b", newer); c.Replaced != 100 || c.Stale != 0 {
+		t.Errorf("composite-key merge = %+v, want 100 replaced", c)
+	}
+	f.checkCurrent(t, rows, newer)
+}
+
+func TestMergeNullCursor(t *testing.T) {
+	f := newFixture(t, icetable.Options{})
+	sc := ordersSchema
+	write := func(key string, ids []int64, u int, nullCursor bool) icetable.Committed {
+		t.Helper()
+		w, err := f.lake.NewWriter(t.Context(), icetable.Current, f.t, icetable.Object{Key: key, ETag: "e"}, sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := array.NewRecordBuilder(memory.DefaultAllocator, sc)
+		defer b.Release()
+		rec := batch(versions(u, ids...))
+		defer rec.Release()
+		for c := range sc.NumFields() {
+			for i := range len(ids) {
+				if nullCursor && sc.Field(c).Name == "updated_at" {
+					b.Field(c).AppendNull()
+					continue
+				}
+				appendValue(b.Field(c), rec.Column(c), i)
+			}
+		}
+		files, err := writeBuilt(w, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.commit(t, files)
+	}
+	write("nulls", []int64{1, 2}, 1, true)
+	// a NULL cursor again does not replace a NULL cursor; any cursor does
+	if c := write("nulls-again", []int64{1}, 2, true); c.Stale != 1 {
+		t.Errorf("NULL over NULL = %+v, want stale", c)
+	}
+	if c := write("values", []int64{2}, 3, false); c.Replaced != 1 {
+		t.Errorf("a cursor over NULL = %+v, want replaced", c)
+	}
+	if c := write("null-late", []int64{2}, 4, true); c.Stale != 1 {
+		t.Errorf("NULL over a cursor = %+v, want stale", c)
+	}
+	got := f.scan(t, icetable.Current)
+	if len(got[1]) != 1 || len(got[2]) != 1 || got[2][0] != "S3@"+version(2, 3).Updated.Format(time.RFC3339) {
+		t.Errorf("_current holds %v", got)
 	}
 }

@@ -90,7 +90,7 @@ func (l *Lake) Plan(ctx context.Context, ident table.Identifier, asOf time.Time)
 	defer scan.Close()
 	tasks, err := scan.PlanFiles(ctx)
 	if err != nil {
-		return Plan{}, fmt.Errorf("icetable: plan %s: %w", name, err)
+		return Plan{}, fmt.Errorf("icetable: plan %s: %w", name, l.explain(ctx, snap, err))
 	}
 	fs := l.cat.FS()
 	seen := map[string]int{}
@@ -125,6 +125,25 @@ func (l *Lake) Plan(ctx context.Context, ident table.Identifier, asOf time.Time)
 		}
 	}
 	return p, nil
+}
+
+// explain turns err, a failure to plan snap, into an error naming the
+// first manifest list or manifest of snap that cannot be read (iceberg-go's
+// errors do not say which), or returns err.
+func (l *Lake) explain(ctx context.Context, snap *table.Snapshot, err error) error {
+	fs := l.cat.FS().WithContext(ctx)
+	mfs, lerr := snap.Manifests(fs)
+	if lerr != nil {
+		return fmt.Errorf("manifest list %s: %w", snap.ManifestList, lerr)
+	}
+	for _, mf := range mfs {
+		for _, merr := range mf.Entries(fs, false) {
+			if merr != nil {
+				return fmt.Errorf("manifest %s: %w", mf.FilePath(), merr)
+			}
+		}
+	}
+	return err
 }
 
 // oldestSnapshot says when tbl's oldest kept snapshot was committed.

@@ -3,6 +3,8 @@ package icetable_test
 import (
 	"database/sql"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -15,6 +17,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 	_ "github.com/duckdb/duckdb-go/v2"
 
+	"github.com/medallionlake/lake/internal/icecatalog"
 	"github.com/medallionlake/lake/internal/icetable"
 )
 
@@ -189,5 +192,51 @@ func TestPlanEveryTypeInDuckDB(t *testing.T) {
 		"{'months': 14, 'days': -3, 'microseconds': 4000000} | DECIMAL(38,10) | TIMESTAMP WITH TIME ZONE"
 	if got != want {
 		t.Errorf("DuckDB reads\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestCorruptFilesAreNamed(t *testing.T) {
+	tests := []struct {
+		name    string
+		corrupt func(f *fixture) string // returns the key it corrupted
+		op      func(f *fixture) error
+	}{
+		{"metadata file", func(f *fixture) string {
+			return strings.TrimPrefix(f.load(t, icetable.Current).MetadataLocation(), f.fs.Root()+"/")
+		}, func(f *fixture) error {
+			_, err := f.lake.Commit(t.Context(), f.t, f.write(t, icetable.Silver, "x", versions(3, 1)))
+			var corrupt *icecatalog.CorruptMetadataError
+			if err != nil && !errors.As(err, &corrupt) {
+				return fmt.Errorf("not a *CorruptMetadataError: %w", err)
+			}
+			_, err = f.lake.Plan(t.Context(), table.Identifier{"silver", "orders_current"}, time.Time{})
+			return err
+		}},
+		{"manifest list", func(f *fixture) string {
+			return strings.TrimPrefix(f.load(t, icetable.Current).CurrentSnapshot().ManifestList, f.fs.Root()+"/")
+		}, func(f *fixture) error {
+			_, err := f.lake.Plan(t.Context(), table.Identifier{"silver", "orders_current"}, time.Time{})
+			return err
+		}},
+		{"data file", func(f *fixture) string {
+			return f.plan(t, icetable.Current, time.Time{}).Files[0].Key
+		}, func(f *fixture) error {
+			_, err := f.lake.Commit(t.Context(), f.t, f.write(t, icetable.Current, "y", versions(3, 1)))
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, icetable.Options{})
+			f.merge(t, "a", versions(1, span(0, 10)...))
+			key := tt.corrupt(f)
+			if _, err := f.st.Put(t.Context(), key, strings.NewReader("not what it should be"), nil); err != nil {
+				t.Fatal(err)
+			}
+			err := tt.op(f)
+			if err == nil || !strings.Contains(err.Error(), key) {
+				t.Errorf("error %v, want one naming %s", err, key)
+			}
+		})
 	}
 }
