@@ -1,9 +1,13 @@
 package icetable_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -158,5 +162,28 @@ func TestFilesJSONShape(t *testing.T) {
 	}
 	if d.Partition["created_at_month"] == nil || *d.Partition["created_at_month"] != 660 {
 		t.Errorf("partition %v, want created_at_month=660 (months since 1970: 2025-01)", d.Partition)
+	}
+}
+
+func TestFilesJSONRoundTrip(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "files.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var files icetable.Files
+	if err := dec.Decode(&files); err != nil {
+		t.Fatalf("decode testdata/files.json: %v", err)
+	}
+	if got, want := string(files.Files[0].LowerBounds[1]), "\x05\x00\x00\x00\x00\x00\x00\x00"; got != want {
+		t.Errorf("lower bound of order_id %q, want 5 as a little-endian long", got)
+	}
+	back, err := json.MarshalIndent(files, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(back)+"\n", string(raw); got != want {
+		t.Errorf("re-encoded Files differ from testdata/files.json:\n%s", back)
 	}
 }
