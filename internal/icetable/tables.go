@@ -43,17 +43,6 @@ func Ident(kind Kind, name string) (table.Identifier, error) {
 	return nil, fmt.Errorf("icetable: unknown table kind %q", kind)
 }
 
-// kindOf is the kind of table that ident names for the contract table
-// name.
-func kindOf(ident table.Identifier, name string) (Kind, error) {
-	for _, k := range []Kind{Silver, Current, Discarded} {
-		if id, _ := Ident(k, name); strings.Join(id, ".") == strings.Join(ident, ".") {
-			return k, nil
-		}
-	}
-	return "", fmt.Errorf("icetable: %s is not a table of %s", strings.Join(ident, "."), name)
-}
-
 // Defaults for Options' zero fields.
 const (
 	// DefaultTargetFileSize is the data file size writes and compaction
