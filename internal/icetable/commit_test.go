@@ -18,60 +18,54 @@ import (
 )
 
 func TestWriteAndCommitSilver(t *testing.T) {
-	for _, backend := range []struct {
-		name string
-		open func(testing.TB, icetable.Options) *fixture
-	}{{"folder", newFixture}, {"s3", newS3Fixture}} {
-		t.Run(backend.name, func(t *testing.T) {
-			f := backend.open(t, icetable.Options{})
-			rows := versions(1, span(0, 2500)...)
-			files := f.write(t, icetable.Silver, "bronze/landing/orders/a.parquet", rows)
-			if got, want := files.Table, "silver.orders"; got != want {
-				t.Errorf("Files.Table = %q, want %q", got, want)
+	onEachBackend(t, func(t *testing.T, f *fixture) {
+		rows := versions(1, span(0, 2500)...)
+		files := f.write(t, icetable.Silver, "bronze/landing/orders/a.parquet", rows)
+		if got, want := files.Table, "silver.orders"; got != want {
+			t.Errorf("Files.Table = %q, want %q", got, want)
+		}
+		if got, want := files.Rows, int64(len(rows)); got != want {
+			t.Errorf("Files.Rows = %d, want %d", got, want)
+		}
+		// 2500 ids over 365 days: every month of 2025 is a partition
+		var parts []string
+		for _, d := range files.Files {
+			parts = append(parts, d.PartitionPath)
+			if !strings.Contains(d.Path, "/silver/orders/data/"+d.PartitionPath+"/") {
+				t.Errorf("data file %s is not in its partition folder %s", d.Path, d.PartitionPath)
 			}
-			if got, want := files.Rows, int64(len(rows)); got != want {
-				t.Errorf("Files.Rows = %d, want %d", got, want)
+			if len(d.LowerBounds) == 0 || len(d.ValueCounts) == 0 || d.Bytes == 0 {
+				t.Errorf("data file %s lacks statistics: %+v", d.Path, d)
 			}
-			// 2500 ids over 365 days: every month of 2025 is a partition
-			var parts []string
-			for _, d := range files.Files {
-				parts = append(parts, d.PartitionPath)
-				if !strings.Contains(d.Path, "/silver/orders/data/"+d.PartitionPath+"/") {
-					t.Errorf("data file %s is not in its partition folder %s", d.Path, d.PartitionPath)
-				}
-				if len(d.LowerBounds) == 0 || len(d.ValueCounts) == 0 || d.Bytes == 0 {
-					t.Errorf("data file %s lacks statistics: %+v", d.Path, d)
-				}
-			}
-			slices.Sort(parts)
-			if got, want := len(parts), 12; got != want || parts[0] != "created_at_month=2025-01" {
-				t.Errorf("partitions %q, want the 12 months of 2025", parts)
-			}
+		}
+		slices.Sort(parts)
+		if got, want := len(parts), 12; got != want || parts[0] != "created_at_month=2025-01" {
+			t.Errorf("partitions %q, want the 12 months of 2025", parts)
+		}
 
-			c := f.commit(t, files)
-			if c.Already || c.Attempts != 1 || c.SnapshotID == 0 || c.Rows != int64(len(rows)) {
-				t.Errorf("first commit = %+v", c)
-			}
-			if got, want := f.scan(t, icetable.Silver), latest(rows); !maps.EqualFunc(got, want, slices.Equal) {
-				t.Errorf("silver holds %d ids, want %d", len(got), len(want))
-			}
-			snap := f.load(t, icetable.Silver).CurrentSnapshot()
-			if got := snap.Summary.Properties[icetable.SummaryObjectKey]; got != "bronze/landing/orders/a.parquet" {
-				t.Errorf("snapshot summary object key %q", got)
-			}
-			if got := snap.Summary.Properties[icetable.SummaryObjectETag]; got != "e-bronze/landing/orders/a.parquet" {
-				t.Errorf("snapshot summary object ETag %q", got)
-			}
+		c := f.commit(t, files)
+		if c.Already || c.Attempts != 1 || c.SnapshotID == 0 || c.Rows != int64(len(rows)) {
+			t.Errorf("first commit = %+v", c)
+		}
+		if got, want := f.scan(t, icetable.Silver), latest(rows); !maps.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("silver holds %d ids, want %d", len(got), len(want))
+		}
+		snap := f.load(t, icetable.Silver).CurrentSnapshot()
+		if got := snap.Summary.Properties[icetable.SummaryObjectKey]; got != "bronze/landing/orders/a.parquet" {
+			t.Errorf("snapshot summary object key %q", got)
+		}
+		if got := snap.Summary.Properties[icetable.SummaryObjectETag]; got != "e-bronze/landing/orders/a.parquet" {
+			t.Errorf("snapshot summary object ETag %q", got)
+		}
 
-			again := f.commit(t, files)
-			if !again.Already || again.SnapshotID != c.SnapshotID {
-				t.Errorf("second commit = %+v, want Already at snapshot %d", again, c.SnapshotID)
-			}
-			if got := f.load(t, icetable.Silver).CurrentSnapshot().SnapshotID; got != c.SnapshotID {
-				t.Errorf("a repeated commit made snapshot %d", got)
-			}
-		})
-	}
+		again := f.commit(t, files)
+		if !again.Already || again.SnapshotID != c.SnapshotID {
+			t.Errorf("second commit = %+v, want Already at snapshot %d", again, c.SnapshotID)
+		}
+		if got := f.load(t, icetable.Silver).CurrentSnapshot().SnapshotID; got != c.SnapshotID {
+			t.Errorf("a repeated commit made snapshot %d", got)
+		}
+	})
 }
 
 func TestDuplicateCommitsConcurrently(t *testing.T) {

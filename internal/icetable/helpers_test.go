@@ -1,6 +1,7 @@
 package icetable_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -152,15 +153,37 @@ func (f *fixture) write(t testing.TB, kind icetable.Kind, key string, rows []ord
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := json.Marshal(files)
+	return jsonRoundTrip(t, files)
+}
+
+// jsonRoundTrip returns v after encoding it as JSON and decoding it
+// again, strictly: what a state hands to the next.
+func jsonRoundTrip[T any](t testing.TB, v T) T {
+	t.Helper()
+	b, err := json.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back icetable.Files
-	if err := json.Unmarshal(b, &back); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var back T
+	if err := dec.Decode(&back); err != nil {
 		t.Fatal(err)
 	}
 	return back
+}
+
+// backends are the lakes the tests that say so run on.
+var backends = []struct {
+	name string
+	open func(testing.TB, icetable.Options) *fixture
+}{{"folder", newFixture}, {"s3", newS3Fixture}}
+
+// onEachBackend runs test on a fresh lake of each backend.
+func onEachBackend(t *testing.T, test func(t *testing.T, f *fixture)) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { test(t, b.open(t, icetable.Options{})) })
+	}
 }
 
 // commit commits files or fails the test.

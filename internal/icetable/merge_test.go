@@ -126,29 +126,23 @@ func TestMergeManyFilesPruned(t *testing.T) {
 }
 
 func TestMergeConcurrentSameKeys(t *testing.T) {
-	for _, backend := range []struct {
-		name string
-		open func(testing.TB, icetable.Options) *fixture
-	}{{"folder", newFixture}, {"s3", newS3Fixture}} {
-		t.Run(backend.name, func(t *testing.T) {
-			f := backend.open(t, icetable.Options{})
-			base := versions(1, span(0, 400)...)
-			f.merge(t, "base", base)
-			// 12 objects, each a different version of overlapping keys; no
-			// matter the commit order, the greatest version of each key wins
-			const objects = 12
-			all := [][]order{base}
-			files := make([]icetable.Files, objects)
-			for i := range objects {
-				rows := versions(2+(i*7)%objects, span(int64(i*20), int64(i*20+100))...)
-				all = append(all, rows)
-				files[i] = f.write(t, icetable.Current, fmt.Sprintf("o%02d", i), rows)
-			}
-			attempts := f.commitAll(t, files)
-			t.Logf("attempts per merge: %v", attempts)
-			f.checkCurrent(t, all...)
-		})
-	}
+	onEachBackend(t, func(t *testing.T, f *fixture) {
+		base := versions(1, span(0, 400)...)
+		f.merge(t, "base", base)
+		// 12 objects, each a different version of overlapping keys; no
+		// matter the commit order, the greatest version of each key wins
+		const objects = 12
+		all := [][]order{base}
+		files := make([]icetable.Files, objects)
+		for i := range objects {
+			rows := versions(2+(i*7)%objects, span(int64(i*20), int64(i*20+100))...)
+			all = append(all, rows)
+			files[i] = f.write(t, icetable.Current, fmt.Sprintf("o%02d", i), rows)
+		}
+		attempts := f.commitAll(t, files)
+		t.Logf("attempts per merge: %v", attempts)
+		f.checkCurrent(t, all...)
+	})
 }
 
 func TestMergeCompositeKey(t *testing.T) {

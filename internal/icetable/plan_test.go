@@ -2,7 +2,6 @@ package icetable_test
 
 import (
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -75,15 +74,7 @@ func (f *fixture) plan(t testing.TB, kind icetable.Kind, asOf time.Time) icetabl
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := json.Marshal(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back icetable.Plan
-	if err := json.Unmarshal(b, &back); err != nil {
-		t.Fatal(err)
-	}
-	return back
+	return jsonRoundTrip(t, p)
 }
 
 func TestPlanWithDeletesInDuckDB(t *testing.T) {
