@@ -181,3 +181,26 @@ func TestFilesJSONRoundTrip(t *testing.T) {
 		t.Errorf("re-encoded Files differ from testdata/files.json:\n%s", back)
 	}
 }
+
+func TestCombinePasses(t *testing.T) {
+	f := newFixture(t, icetable.Options{})
+	// one object written in two passes: January, then February
+	jan := versions(1, span(0, 31)...)
+	feb := versions(1, span(31, 59)...)
+	a := f.write(t, icetable.Silver, "two-passes", jan)
+	b := f.write(t, icetable.Silver, "two-passes", feb)
+	both, err := icetable.Combine(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := f.commit(t, both); c.Rows != 59 {
+		t.Errorf("commit of the combined files = %+v, want 59 rows", c)
+	}
+	if got, want := f.scan(t, icetable.Silver), latest(jan, feb); !maps.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("silver holds %d orders, want %d", len(got), len(want))
+	}
+	other := f.write(t, icetable.Silver, "another-object", versions(1, 1))
+	if _, err := icetable.Combine(a, other); err == nil {
+		t.Errorf("files of two objects combined")
+	}
+}

@@ -46,6 +46,28 @@ type DataFile struct {
 	SplitOffsets  []int64           `json:"split_offsets,omitempty"`
 }
 
+// Combine joins the Files of several writers of the same object into the
+// same table (an object written in passes, each over some partitions, to
+// bound the partitions open at once): one commit takes them all.
+func Combine(parts ...Files) (Files, error) {
+	if len(parts) == 0 {
+		return Files{}, fmt.Errorf("icetable: nothing to combine")
+	}
+	out := parts[0]
+	out.Files = slices.Clone(out.Files)
+	for _, p := range parts[1:] {
+		if p.Table != out.Table || p.Kind != out.Kind || p.Object != out.Object || p.SpecID != out.SpecID {
+			return Files{}, fmt.Errorf("icetable: cannot combine files of %s %s (spec %d) with files of %s %s (spec %d)",
+				p.Table, p.Object.Key, p.SpecID, out.Table, out.Object.Key, out.SpecID)
+		}
+		out.SchemaID = max(out.SchemaID, p.SchemaID)
+		out.Rows += p.Rows
+		out.Bytes += p.Bytes
+		out.Files = append(out.Files, p.Files...)
+	}
+	return out, nil
+}
+
 // describe turns the data files a writer produced for tbl into Files.
 func describe(tbl *table.Table, kind Kind, obj Object, dfs []iceberg.DataFile) (Files, error) {
 	spec := tbl.Spec()

@@ -58,10 +58,12 @@ func checkDiscardedSchema(sc *arrow.Schema) error {
 }
 
 // Writer writes one object's rows into data files of one table, without
-// committing them. Memory is bounded: a Parquet row group being built
-// (Options.RowGroupBytes) per partition the rows touch, and two batches in
-// flight. A Writer is used from one goroutine and ends with Close or
-// Abort.
+// committing them. Memory is bounded by the Parquet row groups being
+// built, one per partition the rows touch (each at most
+// Options.RowGroupBytes, and never more than the rows written to it), and
+// two batches in flight. To bound the partitions open at once, write an
+// object in passes, each over some of its partitions, and Combine the
+// Files. A Writer is used from one goroutine and ends with Close or Abort.
 type Writer struct {
 	table  string
 	kind   Kind
