@@ -18,7 +18,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -44,11 +46,93 @@ type Source struct {
 	Table  string `yaml:"table"`
 }
 
-// Partition says how silver is partitioned: by the UTC date of Column,
-// written as Name=YYYY-MM-DD.
+// Partition says how silver and discarded are partitioned: Iceberg hidden
+// partitioning by Transform of Column. Name is the folder name of the
+// Hive-style layout (Name=YYYY-MM-DD) that predates the Iceberg tables;
+// it defaults to "dt".
 type Partition struct {
-	Column string `yaml:"column"`
-	Name   string `yaml:"name"`
+	Column    string    `yaml:"column"`
+	Name      string    `yaml:"name"`
+	Transform Transform `yaml:"transform"`
+}
+
+// Transform is an Iceberg partition transform: day, month or year of a
+// date or timestamp column, or bucket[N] (N from 1 to MaxBuckets) of a
+// column's hash. Empty in a contract means DefaultTransform.
+type Transform string
+
+// Transforms a contract may name.
+const (
+	TransformDay   Transform = "day"
+	TransformMonth Transform = "month"
+	TransformYear  Transform = "year"
+	// DefaultTransform is month: daily partitions of an orders table
+	// hold too few rows to make files of a useful size.
+	DefaultTransform = TransformMonth
+	// MaxBuckets is the largest N of bucket[N].
+	MaxBuckets = 1 << 16
+)
+
+var bucketRE = regexp.MustCompile(`^bucket\[([1-9][0-9]{0,5})\]$`)
+
+// Buckets is N for bucket[N], and 0 for the other transforms.
+func (tr Transform) Buckets() int {
+	m := bucketRE.FindStringSubmatch(string(tr))
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// check reports what is wrong with tr, or "".
+func (tr Transform) check() string {
+	switch tr {
+	case TransformDay, TransformMonth, TransformYear:
+		return ""
+	}
+	if n := tr.Buckets(); n >= 1 && n <= MaxBuckets {
+		return ""
+	}
+	return fmt.Sprintf("%q is not one of day, month, year, bucket[N] (N from 1 to %d)", string(tr), MaxBuckets)
+}
+
+// DefaultSnapshotRetention is Table.SnapshotRetention when the contract
+// does not set snapshot_retention.
+const DefaultSnapshotRetention = Duration(7 * 24 * time.Hour)
+
+// Duration is a length of time in a contract: a Go duration ("36h",
+// "90m") or a whole number of days ("7d").
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := parseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %v", n.Line, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// parseDuration parses "7d" or a Go duration.
+func parseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 100000 {
+			return 0, fmt.Errorf("%q is not a duration (a whole number of days like 7d, or like 36h)", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration (a whole number of days like 7d, or like 36h)", s)
+	}
+	return v, nil
 }
 
 // Table is one table contract.
@@ -60,6 +144,10 @@ type Table struct {
 	NullCursor NullCursor `yaml:"null_cursor"`
 	Partition  Partition  `yaml:"partition"`
 	Rules      string     `yaml:"rules"`
+	// SnapshotRetention is how long the table's Iceberg snapshots are
+	// kept (time travel reaches that far back); DefaultSnapshotRetention
+	// when unset.
+	SnapshotRetention Duration `yaml:"snapshot_retention"`
 
 	// File is the path the contract was loaded from (within fsys when it
 	// was loaded with LoadFS).
@@ -142,6 +230,15 @@ func Parse(name string, b []byte) (*Table, error) {
 	if t.NullCursor == "" {
 		t.NullCursor = NullCursorFail
 	}
+	if t.Partition.Name == "" {
+		t.Partition.Name = "dt"
+	}
+	if t.Partition.Transform == "" {
+		t.Partition.Transform = DefaultTransform
+	}
+	if t.SnapshotRetention == 0 {
+		t.SnapshotRetention = DefaultSnapshotRetention
+	}
 	if err := t.check(); err != nil {
 		return nil, err
 	}
@@ -185,6 +282,12 @@ func (t *Table) check() error {
 			return bad(fmt.Sprintf("primary_key[%d]", i), "column %q is listed twice", c)
 		}
 		seen[c] = true
+	}
+	if msg := t.Partition.Transform.check(); msg != "" {
+		return bad("partition.transform", "%s", msg)
+	}
+	if t.SnapshotRetention < Duration(time.Hour) {
+		return bad("snapshot_retention", "%s is shorter than an hour", time.Duration(t.SnapshotRetention))
 	}
 	switch t.NullCursor {
 	case NullCursorFail, NullCursorInclude:

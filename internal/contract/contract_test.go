@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoadFile(t *testing.T) {
@@ -26,6 +27,48 @@ func TestLoadFile(t *testing.T) {
 	}
 }
 
+func TestPartitionAndRetention(t *testing.T) {
+	tests := []struct {
+		file      string
+		transform Transform
+		buckets   int
+		retention time.Duration
+	}{
+		{"ok.table.yaml", TransformMonth, 0, 7 * 24 * time.Hour},
+		{"iceberg.table.yaml", "bucket[16]", 16, 30 * 24 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			got, err := LoadFile(filepath.Join("testdata", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Partition.Transform != tt.transform {
+				t.Errorf("transform = %q, want %q", got.Partition.Transform, tt.transform)
+			}
+			if got := got.Partition.Transform.Buckets(); got != tt.buckets {
+				t.Errorf("buckets = %d, want %d", got, tt.buckets)
+			}
+			if got := time.Duration(got.SnapshotRetention); got != tt.retention {
+				t.Errorf("snapshot retention = %v, want %v", got, tt.retention)
+			}
+		})
+	}
+}
+
+func TestTransformCheck(t *testing.T) {
+	for _, tr := range []Transform{"day", "month", "year", "bucket[1]", "bucket[65536]"} {
+		if msg := tr.check(); msg != "" {
+			t.Errorf("%q: %s, want valid", tr, msg)
+		}
+	}
+	for _, tr := range []Transform{"hour", "Month", "bucket[]", "bucket[0]", "bucket[65537]", "bucket[-1]", "bucket[16] ", "identity", "truncate[4]"} {
+		if msg := tr.check(); msg == "" {
+			t.Errorf("%q: valid, want an error", tr)
+		}
+	}
+}
+
 func TestLoadFileErrors(t *testing.T) {
 	tests := []struct {
 		file  string
@@ -41,6 +84,9 @@ func TestLoadFileErrors(t *testing.T) {
 		{"bad-rules.yaml", "rules", ".dqdl"},
 		{"wrong-type.yaml", "", "cannot unmarshal"},
 		{"empty.yaml", "", "file is empty"},
+		{"bad-transform.yaml", "partition.transform", "not one of day, month, year, bucket[N]"},
+		{"bad-retention.yaml", "", "not a duration"},
+		{"short-retention.yaml", "snapshot_retention", "shorter than an hour"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
