@@ -41,6 +41,7 @@ func workflowError(err error) error {
 var named = []func(error) error{
 	as[*ingest.SourceUnavailableError],
 	as[*store.StoreUnavailableError],
+	as[*store.StoreFullError],
 	as[*ingest.WatermarkConflictError],
 	as[*ingest.ColumnError],
 	as[*ingest.NullCursorError],

@@ -12,7 +12,10 @@ import (
 // is bounded by the destination backend's Put, whatever the object's size.
 // It fails, leaving dst unchanged, if the source changes size mid-copy or
 // a read fails; an error from either side wraps the backend's error
-// (ErrNotFound for a missing source, *StoreUnavailableError, ...).
+// (ErrNotFound for a missing source, *StoreUnavailableError, ...). A
+// source that ends short of its size is a *StoreUnavailableError (a cut
+// connection, or an object replaced mid-copy: trying again reads a whole
+// one); one that runs past it is a plain error.
 func Copy(ctx context.Context, dst Store, dstKey string, src Store, srcKey string) (ObjectInfo, error) {
 	rc, srcInfo, err := src.Get(ctx, srcKey)
 	if err != nil {
@@ -43,7 +46,7 @@ func (c *sizeCheck) Read(p []byte) (int, error) {
 	case c.left < 0:
 		return n, fmt.Errorf("store: %q grew while being copied", c.key)
 	case errors.Is(err, io.EOF) && c.left > 0:
-		return n, fmt.Errorf("store: %q ended %d bytes short while being copied", c.key, c.left)
+		return n, &StoreUnavailableError{Op: "get", Key: c.key, Err: fmt.Errorf("ended %d bytes short while being copied: %w", c.left, io.ErrUnexpectedEOF)}
 	}
 	return n, err
 }
