@@ -37,14 +37,15 @@ func (e *Evaluator) Rows(rec arrow.RecordBatch, offset int64) (*RowResults, erro
 		return nil, err
 	}
 	rr := &RowResults{e: e, cols: cols, n: n, failed: make([]bool, n)}
+	e.epoch++
+	seen := map[*node]bool{}
 	for _, t := range e.tops {
-		if t.n.err != nil || t.n.level != RowLevel {
+		if t.n.err != nil || t.n.level != RowLevel || seen[t.n] {
 			continue
 		}
-		if t.deferred {
-			fillKept(t.n, offset, n)
-		} else {
-			e.eval(t.n, cols, n, offset, false)
+		seen[t.n] = true
+		if err := e.eval(t.n, cols, n, offset, false); err != nil {
+			return nil, err
 		}
 		for i, s := range t.n.buf[:n] {
 			if s == sFail {
@@ -53,15 +54,6 @@ func (e *Evaluator) Rows(rec arrow.RecordBatch, offset int64) (*RowResults, erro
 		}
 	}
 	return rr, nil
-}
-
-// fillKept loads the decided states of a deferred rule's nodes into buf.
-func fillKept(nd *node, offset int64, n int) {
-	for _, c := range nd.children {
-		fillKept(c, offset, n)
-	}
-	nd.buf = resize(nd.buf, n)
-	copy(nd.buf, nd.states[offset:offset+int64(n)])
 }
 
 // Len is the number of rows in the batch.
@@ -83,7 +75,7 @@ func (r *RowResults) Outcome(i int) RowOutcome {
 		DataQualityEvaluationResult: string(Passed),
 	}
 	for _, t := range r.e.tops {
-		text := t.n.rule.Text
+		text := t.rule.Text
 		if t.n.err != nil || t.n.level != RowLevel {
 			o.DataQualityRulesSkip = append(o.DataQualityRulesSkip, text)
 			continue

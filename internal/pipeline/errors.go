@@ -51,6 +51,7 @@ var named = []func(error) error{
 	as[*pgarrow.UnsupportedTypeError],
 	as[*pgarrow.UnrepresentableValueError],
 	as[*crawl.SchemaDriftError],
+	as[*dq.MemoryBudgetError],
 	as[*dq.UnreadableError],
 }
 
