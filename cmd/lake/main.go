@@ -50,11 +50,14 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Run `lake <command> -h` for a command's flags.")
 }
 
-func main() {
+func main() { os.Exit(runMain()) }
+
+// runMain runs the process's command line, stopped by SIGINT or SIGTERM,
+// and returns its exit status.
+func runMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := lakeMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer stop()
+	return lakeMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
 }
 
 // lakeMain runs the command line args (without the program's name) and
