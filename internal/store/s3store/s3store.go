@@ -73,8 +73,11 @@ const (
 	// uploadConcurrency is the number of parts uploaded at once; Put holds
 	// at most uploadConcurrency+1 part buffers.
 	uploadConcurrency = 2
-	// DefaultReadTimeout is Options.ReadTimeout when it is 0.
-	DefaultReadTimeout = time.Minute
+	// DefaultReadTimeout is Options.ReadTimeout when it is 0: the SDK's
+	// own default for the services it sets one for. It also bounds how
+	// long a part upload may take before its answer (the connection is
+	// silent meanwhile): 8 MiB at 28 KB/s.
+	DefaultReadTimeout = 5 * time.Minute
 )
 
 // Options configure a Store.
