@@ -95,12 +95,15 @@ func (s *secretSet) addSource(source string) {
 	slices.SortFunc(s.list, func(a, b []byte) int { return len(b) - len(a) })
 }
 
-// redact returns b with every password masked.
+// redact returns b with every password masked (b itself when it holds
+// none).
 func (s *secretSet) redact(b []byte) []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.list {
-		b = bytes.ReplaceAll(b, p, []byte(mask))
+		if bytes.Contains(b, p) {
+			b = bytes.ReplaceAll(b, p, []byte(mask))
+		}
 	}
 	return b
 }
