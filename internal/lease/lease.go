@@ -229,9 +229,11 @@ func read(ctx context.Context, st store.Store, key string) (*record, string, err
 	return &r, info.ETag, nil
 }
 
-// renew extends the lease by its TTL, conditionally on its ETag. A failed
-// condition means a lost lease, unless the object is still ours (an
-// earlier renewal landed though its answer was lost).
+// renew extends the lease by its TTL (and writes what changed in the
+// record), conditionally on its ETag. A failed condition means a lost
+// lease, unless the object is still ours: an earlier write landed though
+// its answer was lost (or its caller gave up on it), so its ETag is not
+// the one we know.
 func (l *Lease) renew(ctx context.Context) error {
 	for adopted := false; ; adopted = true {
 		err := l.write(ctx, &store.PutOptions{IfMatch: l.etag})
@@ -289,8 +291,9 @@ func (l *Lease) Keep(ctx context.Context) error {
 // it marks the object released, if it is still this process's.
 func (l *Lease) Release(ctx context.Context) error {
 	l.rec.Released = true
-	err := l.write(ctx, &store.PutOptions{IfMatch: l.etag})
-	if errors.Is(err, store.ErrPreconditionFailed) {
+	err := l.renew(ctx)
+	var lost *LostError
+	if errors.As(err, &lost) {
 		return nil // not ours any more
 	}
 	return err

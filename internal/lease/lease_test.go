@@ -174,6 +174,17 @@ func TestLostAnswers(t *testing.T) {
 	}
 	_, err = lease.Acquire(t.Context(), st, key, lease.Options{})
 	wantHeld(t, err, a)
+	// a release whose answer is lost has released it all the same
+	if in, err = p.Inject(lost); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Release(t.Context()); err != nil {
+		t.Fatalf("Release with a lost answer: %v", err)
+	}
+	if in.Hits() != 1 {
+		t.Fatalf("the release's answer was not lost (%d hits)", in.Hits())
+	}
+	acquire(t, st, lease.Options{})
 }
 
 // TestRenewalFailures: renewals that fail for a while are tried again; a
