@@ -30,7 +30,9 @@ func newFlagSet(name, usageLine string, stderr io.Writer) (*flag.FlagSet, *globa
 	fs.SetOutput(stderr)
 	g := &globals{}
 	fs.StringVar(&g.lake, "lake", envOr("LAKE_URL", "file://./lake"), "lake root: file://DIR or s3://BUCKET[/PREFIX] (env LAKE_URL)")
-	fs.StringVar(&g.source, "source", envOr("LAKE_SOURCE_URL", ""), "source PostgreSQL URL (env LAKE_SOURCE_URL)")
+	g.source = envOr("LAKE_SOURCE_URL", "")
+	secrets.addSource(g.source)
+	fs.Var(sourceFlag{&g.source}, "source", "source PostgreSQL `URL`; its password is never printed (env LAKE_SOURCE_URL)")
 	fs.StringVar(&g.schemas, "schemas", envOr("LAKE_SCHEMAS", "./schemas"), "folder of table contracts and rulesets (env LAKE_SCHEMAS)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: lake %s %s\n\nflags:\n", name, usageLine)

@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"reflect"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/medallionlake/lake/internal/contract"
@@ -113,12 +111,11 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 
 	start := time.Now()
 	sum := ingestSummary{Results: []*ingest.Result{}}
-	secret := password(g.source)
 	for _, name := range names {
 		res, err := in.Run(ctx, ingest.Request{Table: name})
 		if err != nil {
-			sum.Failures = append(sum.Failures, ingestFailure{Table: name, ErrorType: typeName(pipeline.WorkflowError("ingest", err)), Error: redact(err.Error(), secret)})
-			fmt.Fprintf(stderr, "lake ingest: %s\n", redact(err.Error(), secret))
+			sum.Failures = append(sum.Failures, ingestFailure{Table: name, ErrorType: typeName(pipeline.WorkflowError("ingest", err)), Error: err.Error()})
+			fmt.Fprintf(stderr, "lake ingest: %v\n", err)
 			continue
 		}
 		sum.Results = append(sum.Results, res)
@@ -140,22 +137,4 @@ func typeName(err error) string {
 		t = t.Elem()
 	}
 	return t.Name()
-}
-
-// password is the source URL's password, if any, so that it can be kept
-// out of anything printed.
-func password(source string) string {
-	u, err := url.Parse(source)
-	if err != nil || u.User == nil {
-		return ""
-	}
-	p, _ := u.User.Password()
-	return p
-}
-
-func redact(s, secret string) string {
-	if secret == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, secret, "xxxxx")
 }

@@ -50,26 +50,41 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Run `lake <command> -h` for a command's flags.")
 }
 
-func main() {
-	if len(os.Args) < 2 || os.Args[1] == "help" || os.Args[1] == "-h" || os.Args[1] == "--help" {
-		usage(os.Stderr)
-		if len(os.Args) < 2 {
-			os.Exit(2)
-		}
-		return
-	}
-	c, ok := commands[os.Args[1]]
-	if !ok {
-		fmt.Fprintf(os.Stderr, "lake: unknown command %q\n\n", os.Args[1])
-		usage(os.Stderr)
-		os.Exit(2)
-	}
+func main() { os.Exit(runMain()) }
+
+// runMain runs the process's command line, stopped by SIGINT or SIGTERM,
+// and returns its exit status.
+func runMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := c.run(ctx, os.Args[2:], os.Stdout, os.Stderr); errors.Is(err, flag.ErrHelp) {
-		return
-	} else if err != nil {
-		fmt.Fprintf(os.Stderr, "lake %s: %v\n", c.name, err)
-		os.Exit(1)
+	return lakeMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
+}
+
+// lakeMain runs the command line args (without the program's name) and
+// returns the exit status. Everything printed goes through a
+// redactingWriter, so that no password of the source database shows.
+func lakeMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	out, errw := &redactingWriter{w: stdout}, &redactingWriter{w: stderr}
+	defer errw.Flush()
+	defer out.Flush()
+	if len(args) < 1 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(errw)
+		if len(args) < 1 {
+			return 2
+		}
+		return 0
 	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(errw, "lake: unknown command %q\n\n", args[0])
+		usage(errw)
+		return 2
+	}
+	if err := c.run(ctx, args[1:], out, errw); errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil {
+		fmt.Fprintf(errw, "lake %s: %v\n", c.name, err)
+		return 1
+	}
+	return 0
 }

@@ -16,7 +16,12 @@ import (
 
 // TestMain points the default lake (LAKE_URL) of commands that tests run
 // without --lake at a temporary folder instead of ./lake in the package.
+// With LAKE_TEST_AS_LAKE=1 the test binary is the lake command, for tests
+// that need several processes (lakeProcess).
 func TestMain(m *testing.M) {
+	if os.Getenv("LAKE_TEST_AS_LAKE") == "1" {
+		os.Exit(runMain())
+	}
 	dir, err := os.MkdirTemp("", "lake-cmd-test-")
 	if err != nil {
 		panic(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/medallionlake/lake/internal/layout"
+	"github.com/medallionlake/lake/internal/lease"
 	"github.com/medallionlake/lake/internal/localrun"
 	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/schedule"
@@ -25,20 +26,22 @@ func init() {
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, g := newFlagSet("serve", "[--schedule EXPR] [--poll DURATION] [--table T,...] [--api ADDR]", stderr)
+	fs, g := newFlagSet("serve", "[--schedule EXPR] [--poll DURATION] [--table T,...] [--api ADDR] [--wait DURATION]", stderr)
 	expr := fs.String("schedule", envOr("LAKE_SCHEDULE", "rate(15 minutes)"), "EventBridge schedule expression for ingest, rate(...) or cron(...), UTC; \"off\" for none (env LAKE_SCHEDULE)")
 	poll := fs.Duration("poll", 2*time.Second, "how often "+layout.LandingPrefix+" is checked for new objects")
 	tables := fs.String("table", "", "comma-separated tables for scheduled starts (default: all)")
 	concurrency := fs.Int("concurrency", 4, "object executions at once")
 	api := fs.String("api", envOr("LAKE_API", ""), "also serve the Step Functions API at this address, e.g. 127.0.0.1:8083 or 8083 (off by default; loopback only unless --api-allow-remote) (env LAKE_API)")
 	allowRemote := fs.Bool("api-allow-remote", false, "let --api listen on an address other than loopback: the API has no authentication")
+	wait := fs.Duration("wait", 0, "when another lake serve serves the lake, wait this long for it to stop (or its lease to expire) instead of refusing at once")
+	ttl := fs.Duration("lease-ttl", lease.DefaultTTL, "how long the lake's serve lease outlives this process's last heartbeat (renewed every third of it)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	opts := localrun.ServeOptions{Poll: *poll, Start: pipeline.StartInput{Source: "schedule"}}
+	opts := localrun.ServeOptions{Poll: *poll, Start: pipeline.StartInput{Source: "schedule"}, Lease: lease.Options{TTL: *ttl, Wait: *wait}}
 	if *tables != "" {
 		opts.Start.Tables = strings.Split(*tables, ",")
 	}
@@ -65,7 +68,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer stopAPI()
 	}
 	fmt.Fprintf(stderr, "lake serve: lake %s, schedule %s, watching %s every %s; stop with Ctrl-C\n", g.lake, *expr, layout.LandingPrefix, *poll)
-	return loc.runner.Serve(ctx, opts)
+	err = loc.runner.Serve(ctx, opts)
+	var held *lease.HeldError
+	if errors.As(err, &held) {
+		return fmt.Errorf("%w; stop it first, or pass --wait DURATION to wait for it", err)
+	}
+	return err
 }
 
 // apiGrace is how long executions started through the API may take to end

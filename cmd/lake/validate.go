@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 
@@ -25,6 +26,13 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs, _ := newFlagSet("validate", "--rules FILE.dqdl [--format table|json] FILE.parquet", stderr)
 	rules := fs.String("rules", "", "DQDL ruleset file (required)")
 	format := fs.String("format", "table", "output: table or json")
+	budget := memoryFlag(dq.DefaultMemoryBudget)
+	if v := envOr("LAKE_DQ_MEMORY", ""); v != "" {
+		if err := budget.Set(v); err != nil {
+			return fmt.Errorf("LAKE_DQ_MEMORY=%q: %w", v, err)
+		}
+	}
+	fs.Var(&budget, "dq-memory", "memory `SIZE` for uniqueness and distinct-count state (256MiB, 1GiB); past it, hash sets spill to $TMPDIR (env LAKE_DQ_MEMORY)")
 	if err := fs.Parse(reorderFlags(args)); err != nil {
 		return err
 	}
@@ -44,7 +52,11 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer f.Close()
-	res, err := dq.Validate(ctx, f, rs, dq.Options{})
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		// keep the collector's heap goal near what the budget bounds
+		debug.SetMemoryLimit(int64(budget) + validateHeadroom)
+	}
+	res, err := dq.Validate(ctx, f, rs, dq.Options{MemoryBudget: int64(budget)})
 	if err != nil {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
@@ -52,6 +64,25 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return writeJSON(stdout, res)
 	}
 	return printResultTable(stdout, res)
+}
+
+// validateHeadroom is what `lake validate` allows the Go heap beyond the
+// DQ memory budget (record batches, Parquet decoding) in its soft memory
+// limit, unless GOMEMLIMIT is set.
+const validateHeadroom = 256 << 20
+
+// memoryFlag is a memory size flag, read by dq.ParseMemory.
+type memoryFlag int64
+
+func (m *memoryFlag) String() string { return dq.FormatMemory(int64(*m)) }
+
+func (m *memoryFlag) Set(v string) error {
+	n, err := dq.ParseMemory(v)
+	if err != nil {
+		return err
+	}
+	*m = memoryFlag(n)
+	return nil
 }
 
 // reorderFlags lets flags follow the file argument (lake validate FILE

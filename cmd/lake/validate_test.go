@@ -67,6 +67,7 @@ func TestValidateErrors(t *testing.T) {
 		{"no rules flag", []string{validateFixture}, "need --rules"},
 		{"bad format", []string{"--rules", bad, "--format", "xml", validateFixture}, "--format must be table or json"},
 		{"not parquet", []string{"--rules", "../../schemas/orders.dqdl", notParquet}, "unreadable Parquet"},
+		{"bad memory size", []string{"--rules", "../../schemas/orders.dqdl", "--dq-memory", "lots", validateFixture}, "such as 256MiB or 1GiB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,5 +77,30 @@ func TestValidateErrors(t *testing.T) {
 				t.Errorf("err=%v, want it to contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestValidateMemoryBudget: the budget comes from --dq-memory or
+// LAKE_DQ_MEMORY, and a small one gives the same results.
+func TestValidateMemoryBudget(t *testing.T) {
+	validate := func(args ...string) (string, error) {
+		var out, errb bytes.Buffer
+		err := runValidate(context.Background(), append([]string{"--rules", "../../schemas/orders.dqdl", "--format", "json", validateFixture}, args...), &out, &errb)
+		return out.String(), err
+	}
+	want, err := validate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := validate("--dq-memory", "1MiB"); err != nil || got != want {
+		t.Errorf("with --dq-memory 1MiB: err=%v, output differs: %v", err, got != want)
+	}
+	t.Setenv("LAKE_DQ_MEMORY", "2MiB")
+	if got, err := validate(); err != nil || got != want {
+		t.Errorf("with LAKE_DQ_MEMORY=2MiB: err=%v, output differs: %v", err, got != want)
+	}
+	t.Setenv("LAKE_DQ_MEMORY", "12")
+	if _, err := validate(); err == nil || !strings.Contains(err.Error(), "LAKE_DQ_MEMORY") {
+		t.Errorf("with LAKE_DQ_MEMORY=12: err=%v, want it to name LAKE_DQ_MEMORY", err)
 	}
 }

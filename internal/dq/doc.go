@@ -27,10 +27,15 @@
 // Validate streams a Parquet file once, reading only the columns the rules
 // name (Evaluator.Columns), in batches of BatchRows rows; row groups are
 // decoded ahead by up to GOMAXPROCS goroutines while batches are evaluated
-// in file order. Memory is a few batches,
-// plus what uniqueness needs: a hash set with one entry per distinct value
-// of each uniqueness column, one byte per row for each part of a rule that
-// depends on uniqueness, and one bit per row for the failed-row count.
+// in file order. Rules that compute the same thing (ruleKey) are evaluated
+// once, and uniqueness rules on the same columns and where clause share
+// one hash set (uniqGroup). Beyond a few batches, memory holds the hash
+// sets, a 2-bit code per row for each uniqueness key and for each rule
+// part combined with one, and a bit per row for the failed-row count; it
+// is bounded by Options.MemoryBudget: past it, hash sets spill to disk and
+// are resolved by external hash aggregation (spill), and per-row state
+// that still does not fit is a *MemoryBudgetError, never an out-of-memory
+// kill.
 //
 // # Per-row API (for the router)
 //

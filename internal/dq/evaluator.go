@@ -23,8 +23,19 @@ type Options struct {
 	// time.Now() when the evaluator is created.
 	Now time.Time
 	// ExpectedRows presizes the uniqueness hash sets (e.g. the Parquet
-	// footer's row count); 0 lets them grow.
+	// footer's row count), as far as the memory budget allows; 0 lets them
+	// grow.
 	ExpectedRows int64
+	// MemoryBudget bounds, in bytes, what the evaluator keeps beyond a
+	// batch: the uniqueness hash sets (IsUnique, Uniqueness, IsPrimaryKey,
+	// DistinctValuesCount) and the per-row states that uniqueness needs. A
+	// hash set that would take it past the budget is spilled to TempDir and
+	// resolved there with bounded memory; should the per-row states alone
+	// exceed it, Observe fails with a *MemoryBudgetError. 0 means
+	// DefaultMemoryBudget.
+	MemoryBudget int64
+	// TempDir is where hash sets spill; empty means os.TempDir().
+	TempDir string
 	// RowLog, when set, receives the row-level outcome of every row (see
 	// RowLogWriter); close it after Finish.
 	RowLog *RowLogWriter
@@ -48,15 +59,17 @@ type node struct {
 	// row-level leaves
 	where binder
 	pass  passBinder // nil for uniqueness leaves
-	uniq  *uniqSet   // IsUnique, Uniqueness, IsPrimaryKey; DistinctValuesCount
+	uniq  *uniqGroup // IsUnique, Uniqueness, IsPrimaryKey; DistinctValuesCount
 	cols  []*column
-	// states holds every row's state for uniqueness leaves and for every
-	// leaf under a top-level rule that holds one (decided in Finish).
+	// states holds every row's state for the other leaves under a
+	// top-level rule that holds a uniqueness leaf, whose rows are decided
+	// in Finish (uniqueness leaves read their group's codes).
 	keep   bool
-	states []uint8
+	states vec2
 	buf    []uint8 // the current batch's states
+	epoch  uint64  // the batch buf holds
 
-	evaluated, passed, nonNull int64
+	evaluated, passed int64
 
 	agg *agg // dataset-level leaves
 
@@ -65,8 +78,9 @@ type node struct {
 	metrics map[string]float64
 }
 
-// top is a top-level rule.
+// top is a top-level rule. Rules that compile alike share their node.
 type top struct {
+	rule       *dqdl.Rule
 	n          *node
 	deferred   bool // row-level and depends on uniqueness: rows decided in Finish
 	rowsFailed int64
@@ -74,9 +88,9 @@ type top struct {
 
 // Evaluator evaluates a ruleset over the record batches of one object.
 //
-// Use: NewEvaluator; Observe every batch in order; Finish. Then, to route
-// rows, call Rows for the batches again (any order, each with its first
-// row's index). An Evaluator is not safe for concurrent use.
+// Use: NewEvaluator (with a RowLog to keep every row's outcome); Observe
+// every batch in order; Finish. An Evaluator is not safe for concurrent
+// use.
 type Evaluator struct {
 	rs     *dqdl.Ruleset
 	schema *arrow.Schema
@@ -86,6 +100,15 @@ type Evaluator struct {
 	cols   []*column
 	byName map[string]*column
 	tops   []*top
+
+	// nodes are the compiled rules and parts by ruleKey: rules written
+	// alike are evaluated once. groups are the uniqueness keys by
+	// groupKey: one hash set each, whatever the number of rules on it.
+	nodes  map[string]*node
+	groups map[string]*uniqGroup
+	order  []*uniqGroup // groups in creation order
+	budget int64
+	epoch  uint64 // counts batches evaluated
 
 	rows     int64
 	failed   []uint64 // bit per row: failed a row-level rule
@@ -108,18 +131,31 @@ func NewEvaluator(rs *dqdl.Ruleset, schema *arrow.Schema, opts Options) (*Evalua
 	if rs == nil || schema == nil {
 		return nil, errors.New("dq: NewEvaluator needs a ruleset and a schema")
 	}
-	e := &Evaluator{rs: rs, schema: schema, opts: opts, now: opts.Now, byName: map[string]*column{}}
+	e := &Evaluator{rs: rs, schema: schema, opts: opts, now: opts.Now, byName: map[string]*column{},
+		nodes: map[string]*node{}, groups: map[string]*uniqGroup{}, budget: opts.MemoryBudget}
 	if e.now.IsZero() {
 		e.now = time.Now()
 	}
+	if e.budget <= 0 {
+		e.budget = DefaultMemoryBudget
+	}
 	for _, r := range rs.Rules {
 		n := e.compile(r)
-		t := &top{n: n}
+		t := &top{rule: r, n: n}
 		if n.level == RowLevel && n.err == nil && hasUniq(n) {
 			t.deferred = true
 			markKeep(n)
 		}
 		e.tops = append(e.tops, t)
+	}
+	// presize the hash sets, together within half the budget
+	if k := int64(len(e.order)); k > 0 {
+		hint := min(opts.ExpectedRows, e.budget/(2*k*strEntryBytes))
+		for _, g := range e.order {
+			if g.rows {
+				g.hint = hint
+			}
+		}
 	}
 	if opts.RowLog != nil {
 		e.log = opts.RowLog
@@ -141,7 +177,7 @@ func hasUniq(n *node) bool {
 }
 
 func markKeep(n *node) {
-	n.keep = true
+	n.keep = n.rule.Logic == dqdl.Leaf && n.uniq == nil && n.pass != nil
 	for _, c := range n.children {
 		markKeep(c)
 	}
@@ -182,8 +218,14 @@ func (e *Evaluator) column(name string) (*column, error) {
 	return c, nil
 }
 
+// compile compiles r, or returns the node of a rule compiled alike.
 func (e *Evaluator) compile(r *dqdl.Rule) *node {
+	key := ruleKey(r)
+	if n, ok := e.nodes[key]; ok {
+		return n
+	}
 	n := &node{rule: r}
+	e.nodes[key] = n
 	if r.Logic != dqdl.Leaf {
 		n.level = RowLevel
 		for _, cr := range r.Children {
@@ -244,7 +286,7 @@ func (e *Evaluator) compileLeaf(n *node) error {
 		}
 		n.agg = &agg{col: c}
 	case "DistinctValuesCount":
-		n.uniq = newUniqSet(n.cols, 0)
+		n.uniq = e.group(n)
 		n.agg = &agg{}
 	default:
 		n.level = RowLevel
@@ -257,8 +299,8 @@ func (e *Evaluator) compileLeaf(n *node) error {
 				return func(i int) bool { return a.IsValid(i) }
 			}
 		case "IsUnique", "Uniqueness", "IsPrimaryKey":
-			n.uniq = newUniqSet(n.cols, e.opts.ExpectedRows)
-			n.keep = true
+			n.uniq = e.group(n)
+			n.uniq.rows = true
 		case "ColumnValues":
 			n.pass, err = columnValues(n.cols[0], r.Cond, e.now)
 		case "ColumnLength":
@@ -270,6 +312,18 @@ func (e *Evaluator) compileLeaf(n *node) error {
 		}
 	}
 	return err
+}
+
+// group returns the uniqueness group of leaf n's key, adding it.
+func (e *Evaluator) group(n *node) *uniqGroup {
+	key := groupKey(n.rule)
+	if g, ok := e.groups[key]; ok {
+		return g
+	}
+	g := &uniqGroup{rule: n.rule.Text, cols: n.cols, where: n.where}
+	e.groups[key] = g
+	e.order = append(e.order, g)
+	return g
 }
 
 // bind maps the evaluator's columns to rec's arrays.
@@ -311,24 +365,85 @@ func (e *Evaluator) Observe(rec arrow.RecordBatch) error {
 	if need := int((e.rows + 63) / 64); need > len(e.failed) {
 		e.failed = append(e.failed, make([]uint64, need-len(e.failed))...)
 	}
+	e.epoch++
+	failed := map[*node]int64{} // rows failed in this batch, once per node
 	for _, t := range e.tops {
 		if t.n.err != nil {
 			continue
 		}
-		e.eval(t.n, cols, n, offset)
+		if err := e.eval(t.n, cols, n, offset); err != nil {
+			return err
+		}
 		if t.n.level != RowLevel || t.deferred {
 			continue
 		}
-		for i, s := range t.n.buf[:n] {
-			if s == sFail {
-				t.rowsFailed++
-				r := offset + int64(i)
-				e.failed[r>>6] |= 1 << (r & 63)
+		k, done := failed[t.n]
+		if !done {
+			for i, s := range t.n.buf[:n] {
+				if s == sFail {
+					k++
+					r := offset + int64(i)
+					e.failed[r>>6] |= 1 << (r & 63)
+				}
 			}
+			failed[t.n] = k
 		}
+		t.rowsFailed += k
 	}
 	e.logObserved(n)
 	return nil
+}
+
+// memory is what the evaluator holds beyond the batch.
+func (e *Evaluator) memory() int64 {
+	n := int64(cap(e.failed)) * 8
+	for _, nd := range e.nodes {
+		n += nd.states.bytes() + int64(cap(nd.buf))
+	}
+	for _, g := range e.order {
+		n += g.bytes()
+	}
+	return n
+}
+
+// keepWithinBudget spills the largest in-memory hash sets until the
+// evaluator's memory is within the budget; it fails with a
+// *MemoryBudgetError when what is left cannot be spilled.
+func (e *Evaluator) keepWithinBudget() error {
+	for {
+		total := e.memory()
+		if total <= e.budget {
+			return nil
+		}
+		var largest *uniqGroup
+		for _, g := range e.order {
+			if g.set != nil && (largest == nil || g.set.bytes() > largest.set.bytes()) {
+				largest = g
+			}
+		}
+		if largest == nil {
+			return e.budgetError(total)
+		}
+		if err := largest.spillTo(e.opts.TempDir); err != nil {
+			return err
+		}
+	}
+}
+
+// budgetError names the rule holding the most per-row state.
+func (e *Evaluator) budgetError(total int64) error {
+	rule, most := "", int64(-1)
+	for _, g := range e.order {
+		if b := g.bytes(); b > most {
+			rule, most = g.rule, b
+		}
+	}
+	for _, nd := range e.nodes {
+		if b := nd.states.bytes(); b > most {
+			rule, most = nd.rule.Text, b
+		}
+	}
+	return &MemoryBudgetError{Rule: rule, Need: total, Budget: e.budget}
 }
 
 func resize(b []uint8, n int) []uint8 {
@@ -338,67 +453,57 @@ func resize(b []uint8, n int) []uint8 {
 	return b[:n]
 }
 
-// eval computes n's states for the batch into n.buf and updates its
-// counters and uniqueness sets.
-func (e *Evaluator) eval(nd *node, cols []arrow.Array, n int, offset int64) {
+// eval computes nd's states for the batch into nd.buf, once per batch
+// however many rules share nd, and updates its counters and uniqueness
+// sets.
+func (e *Evaluator) eval(nd *node, cols []arrow.Array, n int, offset int64) error {
+	if nd.epoch == e.epoch {
+		return nil
+	}
+	nd.epoch = e.epoch
 	if nd.rule.Logic != dqdl.Leaf {
 		for _, c := range nd.children {
-			e.eval(c, cols, n, offset)
+			if err := e.eval(c, cols, n, offset); err != nil {
+				return err
+			}
 		}
 		if nd.level != RowLevel {
-			return
+			return nil
 		}
 		nd.buf = resize(nd.buf, n)
 		for i := 0; i < n; i++ {
 			nd.buf[i] = combine(nd, func(c *node) uint8 { return c.buf[i] })
 		}
-		if nd.keep {
-			nd.states = append(nd.states, nd.buf...)
-		}
-		return
-	}
-	var where func(int) tri
-	if nd.where != nil {
-		where = nd.where(cols)
+		return nil
 	}
 	if nd.level == DatasetLevel {
+		if nd.uniq != nil { // DistinctValuesCount
+			return e.observeGroup(nd.uniq, cols, n, offset)
+		}
 		if nd.agg != nil { // ColumnCount, ColumnExists read the schema
+			var where func(int) tri
+			if nd.where != nil {
+				where = nd.where(cols)
+			}
 			nd.agg.observe(nd, cols, n, where)
 		}
-		return
+		return nil
 	}
 	nd.buf = resize(nd.buf, n)
 	buf := nd.buf
 	if nd.uniq != nil {
-		key := nd.uniq.bind(cols)
 		pk := nd.rule.Type == "IsPrimaryKey"
-		for i := 0; i < n; i++ {
-			if where != nil && where(i) != tTrue {
-				buf[i] = sSkip
-				continue
-			}
-			nd.evaluated++
-			if key.null(i) {
-				buf[i] = sPass
-				if pk {
-					buf[i] = sFail
-				}
-				continue
-			}
-			nd.nonNull++
-			first, dup := key.see(i, offset+int64(i))
-			buf[i] = sPass
-			if dup {
-				buf[i] = sFail
-				if first >= offset {
-					buf[first-offset] = sFail
-				} else if first >= 0 {
-					nd.states[first] = sFail
-				}
-			}
+		if err := e.observeGroup(nd.uniq, cols, n, offset); err != nil {
+			return err
 		}
-		nd.states = append(nd.states, buf...)
-		return
+		for i, c := range nd.uniq.buf[:n] {
+			buf[i] = uniqState(c, pk)
+		}
+		return nil
+	}
+	var where func(int) tri
+	if nd.where != nil {
+		where = nd.where(cols)
 	}
 	pass := nd.pass(cols)
 	for i := 0; i < n; i++ {
@@ -422,8 +527,34 @@ func (e *Evaluator) eval(nd *node, cols []arrow.Array, n int, offset int64) {
 		}
 	}
 	if nd.keep {
-		nd.states = append(nd.states, buf...)
+		nd.states.appendAll(buf)
 	}
+	return nil
+}
+
+// observeGroup reads the batch's keys into g, once per batch, and keeps
+// the evaluator within its budget: a batch adds to every group, so the
+// budget is checked after each.
+func (e *Evaluator) observeGroup(g *uniqGroup, cols []arrow.Array, n int, offset int64) error {
+	if g.epoch == e.epoch {
+		return nil
+	}
+	if err := g.observe(cols, n, offset, e.epoch); err != nil {
+		return err
+	}
+	return e.keepWithinBudget()
+}
+
+// uniqState is a uniqueness leaf's state for a row of its group's code:
+// NULL keys pass (are not duplicates) but fail IsPrimaryKey.
+func uniqState(code uint8, pk bool) uint8 {
+	switch {
+	case code == uSkip:
+		return sSkip
+	case code == uDup, code == uNull && pk:
+		return sFail
+	}
+	return sPass
 }
 
 // combine decides a row-level composite's state from its children's: a
@@ -455,33 +586,42 @@ func combine(nd *node, state func(*node) uint8) uint8 {
 }
 
 func stateAt(nd *node, r int64) uint8 {
-	if nd.rule.Logic == dqdl.Leaf {
-		return nd.states[r]
+	switch {
+	case nd.uniq != nil:
+		return uniqState(nd.uniq.code(r), nd.rule.Type == "IsPrimaryKey")
+	case nd.rule.Logic == dqdl.Leaf:
+		return nd.states.get(r)
 	}
 	return combine(nd, func(c *node) uint8 { return stateAt(c, r) })
 }
 
-// Finish decides every rule and the verdict. Memory held for uniqueness is
-// kept for Rows.
+// Finish decides every rule and the verdict, and writes the row log's
+// uniqueness segment.
 func (e *Evaluator) Finish() (*Result, error) {
 	if e.finished {
 		return e.result, nil
 	}
 	e.finished = true
+	for _, g := range e.order {
+		// a spill's hash set may take what the rest leaves of the budget
+		if err := g.finish(e.opts.TempDir, max(e.budget-e.memory(), e.budget/8)); err != nil {
+			return nil, err
+		}
+	}
+	failed := map[*node]int64{} // rows failed, once per node
 	for _, t := range e.tops {
-		if t.n.err != nil {
+		if t.n.err != nil || !t.deferred {
 			continue
 		}
-		countUniq(t.n)
-		if !t.deferred {
-			continue
-		}
-		for r := int64(0); r < e.rows; r++ {
+		k, done := failed[t.n]
+		for r := int64(0); r < e.rows && !done; r++ {
 			if stateAt(t.n, r) == sFail {
-				t.rowsFailed++
+				k++
 				e.failed[r>>6] |= 1 << (r & 63)
 			}
 		}
+		failed[t.n] = k
+		t.rowsFailed = k
 	}
 	res := &Result{RuleResults: []RuleResult{}}
 	var failedRows int64
@@ -496,7 +636,7 @@ func (e *Evaluator) Finish() (*Result, error) {
 	for _, t := range e.tops {
 		e.decide(t.n)
 		rr := RuleResult{
-			Rule:             t.n.rule.Text,
+			Rule:             t.rule.Text,
 			Outcome:          t.n.outcome,
 			FailureReason:    t.n.reason,
 			EvaluatedMetrics: map[string]float64{},
@@ -504,7 +644,7 @@ func (e *Evaluator) Finish() (*Result, error) {
 			RowsFailed:       t.rowsFailed,
 		}
 		collectMetrics(t.n, rr.EvaluatedMetrics)
-		if ls := labelsOf(t.n.rule); len(ls) > 0 {
+		if ls := labelsOf(t.rule); len(ls) > 0 {
 			rr.Labels = ls
 		}
 		am.TotalRulesProcessed++
@@ -549,20 +689,6 @@ func labelsOf(r *dqdl.Rule) map[string]string {
 		m[l.Key] = l.Value
 	}
 	return m
-}
-
-func countUniq(nd *node) {
-	for _, c := range nd.children {
-		countUniq(c)
-	}
-	if nd.uniq == nil || nd.level != RowLevel {
-		return
-	}
-	for _, s := range nd.states {
-		if s == sPass {
-			nd.passed++
-		}
-	}
 }
 
 func ratio(num, den int64) *big.Rat {
@@ -641,7 +767,7 @@ func (e *Evaluator) decide(nd *node) {
 			fail("Value: %s does not meet the constraint requirement", v.FloatString(6))
 		}
 	case "DistinctValuesCount":
-		d := nd.uniq.distinct()
+		d := nd.uniq.distinct
 		nd.metrics[col+"DistinctValuesCount"] = float64(d)
 		if !ratCond(r.Cond)(big.NewRat(d, 1)) {
 			fail("Value: %d does not meet the constraint requirement", d)
@@ -655,18 +781,21 @@ func (e *Evaluator) decide(nd *node) {
 			fail("Value: %s does not meet the constraint requirement", c.FloatString(4))
 		}
 	case "IsUnique", "Uniqueness", "IsPrimaryKey":
-		u := ratio(nd.uniq.unique(), nd.nonNull)
+		g := nd.uniq
+		u := ratio(g.once, g.members)
 		nd.metrics[col+"Uniqueness"] = f64(u)
+		evaluated, passed := g.inScope, g.count[uOnce]+g.count[uNull]
 		if r.Type == "IsPrimaryKey" {
-			nd.metrics[col+"Completeness"] = f64(ratio(nd.nonNull, nd.evaluated))
+			nd.metrics[col+"Completeness"] = f64(ratio(g.members, g.inScope))
+			passed = g.count[uOnce]
 		}
 		switch {
 		case r.Type == "Uniqueness":
 			if !ratCond(r.Cond)(u) {
 				fail("Value: %s does not meet the constraint requirement", u.FloatString(4))
 			}
-		case nd.passed != nd.evaluated:
-			fail("%d of %d rows are not unique%s", nd.evaluated-nd.passed, nd.evaluated, map[bool]string{true: " or are NULL", false: ""}[r.Type == "IsPrimaryKey"])
+		case passed != evaluated:
+			fail("%d of %d rows are not unique%s", evaluated-passed, evaluated, map[bool]string{true: " or are NULL", false: ""}[r.Type == "IsPrimaryKey"])
 		}
 	default: // ColumnValues, ColumnLength, DataFreshness
 		c := ratio(nd.passed, nd.evaluated)
@@ -702,15 +831,6 @@ type agg struct {
 }
 
 func (g *agg) observe(nd *node, cols []arrow.Array, n int, where func(int) tri) {
-	if nd.uniq != nil { // DistinctValuesCount
-		key := nd.uniq.bind(cols)
-		for i := 0; i < n; i++ {
-			if (where == nil || where(i) == tTrue) && !key.null(i) {
-				key.see(i, 0)
-			}
-		}
-		return
-	}
 	if g.col == nil { // RowCount
 		if where == nil {
 			g.n += int64(n)

@@ -17,6 +17,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go/table"
 
+	"github.com/medallionlake/lake/internal/bronze/bronzetest"
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/icebergio"
 	"github.com/medallionlake/lake/internal/icecatalog"
@@ -26,7 +27,6 @@ import (
 	"github.com/medallionlake/lake/internal/store/filestore"
 	"github.com/medallionlake/lake/internal/store/s3store"
 	"github.com/medallionlake/lake/internal/testenv"
-	"github.com/medallionlake/lake/internal/bronze/bronzetest"
 )
 
 func TestMain(m *testing.M) {

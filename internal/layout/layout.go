@@ -224,6 +224,9 @@ const (
 	FailuresPrefix   = MetaPrefix + "failures/"
 	CatalogPrefix    = MetaPrefix + "catalog/"
 	ServePrefix      = MetaPrefix + "serve/objects/"
+	// ServeLease is the lease a `lake serve` holds while it serves a lake,
+	// so that one process at a time serves it.
+	ServeLease       = MetaPrefix + "serve/lease.json"
 	watermarksPrefix = MetaPrefix + "watermarks/"
 	// WatermarkHistoryPrefix holds every watermark advance of every table.
 	WatermarkHistoryPrefix = watermarksPrefix + "history/"

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,14 +16,14 @@ import (
 	"github.com/medallionlake/lake/internal/asl"
 	"github.com/medallionlake/lake/internal/catalog/localcatalog"
 	"github.com/medallionlake/lake/internal/contract"
+	"github.com/medallionlake/lake/internal/execstore"
 	"github.com/medallionlake/lake/internal/ingest"
 	"github.com/medallionlake/lake/internal/layout"
+	"github.com/medallionlake/lake/internal/lease"
 	"github.com/medallionlake/lake/internal/localrun"
 	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/seed"
 	"github.com/medallionlake/lake/internal/store"
-	"github.com/medallionlake/lake/internal/store/filestore"
-	"github.com/medallionlake/lake/internal/store/s3store"
 	"github.com/medallionlake/lake/internal/testenv"
 )
 
@@ -38,28 +40,10 @@ type env struct {
 
 // lakes are the backends the pipeline runs over: a local folder, and an
 // S3-compatible server (versitygw) under a key prefix.
-var lakes = []struct {
-	name string
-	open func(t *testing.T) store.Store
-}{
-	{"file", func(t *testing.T) store.Store {
-		lake, err := filestore.New(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return lake
-	}},
-	{"s3", func(t *testing.T) store.Store {
-		lake, err := s3store.New(context.Background(), testenv.S3(t).Options("lakes/test"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return lake
-	}},
-}
+var lakes = testenv.Lakes
 
 func newEnv(t *testing.T, rows int64) *env {
-	return newEnvOn(t, lakes[0].open(t), rows)
+	return newEnvOn(t, lakes[0].Open(t), rows)
 }
 
 func newEnvOn(t *testing.T, lake store.Store, rows int64) *env {
@@ -120,7 +104,7 @@ func succeeded(t *testing.T, what string, exec *asl.Execution, err error) {
 // defects, that archive holds every bronze row and that bronze is empty.
 func TestRunConservesRows(t *testing.T) {
 	for _, l := range lakes {
-		t.Run(l.name, func(t *testing.T) { testRunConservesRows(t, newEnvOn(t, l.open(t), 3000)) })
+		t.Run(l.Name, func(t *testing.T) { testRunConservesRows(t, newEnvOn(t, l.Open(t), 3000)) })
 	}
 }
 
@@ -300,4 +284,108 @@ func entered(t *testing.T, r *localrun.Runner, name, state string) bool {
 		}
 	}
 	return false
+}
+
+// TestServeOnePerLake runs two serves over one lake, as two processes
+// would: the second refuses while the first holds the lake's lease, or
+// waits for it and then takes over; every object is run once.
+func TestServeOnePerLake(t *testing.T) {
+	for _, backend := range lakes {
+		t.Run(backend.Name, func(t *testing.T) {
+			lake := backend.Open(t)
+			ctx := context.Background()
+			newRunner := func(log *syncBuffer) *localrun.Runner {
+				p := pipeline.New(pipeline.Config{Lake: lake, Catalog: localcatalog.New(lake)})
+				r, err := localrun.New(p, lake, localrun.Options{Log: log})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return r
+			}
+			drop := func(names ...string) {
+				for _, n := range names {
+					if _, err := lake.Put(ctx, "bronze/landing/nosuch/"+n, strings.NewReader(n), nil); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			executions := func() int {
+				xs, err := execstore.New(lake, execstore.Options{}).List(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return len(xs)
+			}
+			waitFor := func(what string, done func() bool) {
+				t.Helper()
+				for deadline := time.Now().Add(60 * time.Second); !done(); time.Sleep(20 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("no %s in 60s", what)
+					}
+				}
+			}
+			serve := func(r *localrun.Runner, lo lease.Options) (context.CancelFunc, chan error) {
+				sctx, cancel := context.WithCancel(ctx)
+				errc := make(chan error, 1)
+				go func() { errc <- r.Serve(sctx, localrun.ServeOptions{Poll: 20 * time.Millisecond, Lease: lo}) }()
+				return cancel, errc
+			}
+			ttl := lease.Options{TTL: time.Second}
+
+			drop("a", "b", "c")
+			var logA, logB syncBuffer
+			stopA, doneA := serve(newRunner(&logA), ttl)
+			waitFor("lease taken by the first serve", func() bool { return strings.Contains(logA.String(), "holding the lake's lease") })
+
+			err := newRunner(&logB).Serve(ctx, localrun.ServeOptions{})
+			var held *lease.HeldError
+			if !errors.As(err, &held) || held.Holder.PID != os.Getpid() {
+				t.Fatalf("a second serve: err=%v, want a *lease.HeldError naming this process", err)
+			}
+
+			waiting := lease.Options{TTL: time.Second, Wait: time.Minute}
+			stopB, doneB := serve(newRunner(&logB), waiting)
+			drop("d", "e")
+			waitFor("5 executions by the first serve", func() bool { return executions() == 5 })
+			if strings.Contains(logB.String(), "holding the lake's lease") {
+				t.Fatal("the second serve took the lease while the first held it")
+			}
+			stopA()
+			if err := <-doneA; err != nil {
+				t.Fatalf("first serve: %v", err)
+			}
+			waitFor("lease taken by the waiting serve", func() bool { return strings.Contains(logB.String(), "holding the lake's lease") })
+			drop("f")
+			waitFor("6 executions", func() bool { return executions() == 6 })
+			time.Sleep(200 * time.Millisecond) // a few more polls
+			stopB()
+			if err := <-doneB; err != nil {
+				t.Fatalf("second serve: %v", err)
+			}
+			if n := executions(); n != 6 {
+				t.Errorf("%d executions for 6 objects, want each run once", n)
+			}
+			if !strings.Contains(logB.String(), "waiting up to") {
+				t.Errorf("the waiting serve did not say it waits:\n%s", logB.String())
+			}
+		})
+	}
+}
+
+// syncBuffer is a log that serve's goroutines write while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -2,6 +2,7 @@ package localrun
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/medallionlake/lake/internal/execstore"
 	"github.com/medallionlake/lake/internal/layout"
+	"github.com/medallionlake/lake/internal/lease"
 	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/schedule"
 	"github.com/medallionlake/lake/internal/store"
@@ -22,6 +24,9 @@ type ServeOptions struct {
 	Start pipeline.StartInput
 	// Poll is how often bronze/landing/ is listed (default 2s).
 	Poll time.Duration
+	// Lease configures the lake's serve lease: its TTL, and how long to
+	// wait for another serve's. Its Log defaults to the Runner's.
+	Lease lease.Options
 }
 
 // marker records that serve started an execution for one object version,
@@ -46,10 +51,47 @@ func markerKey(obj store.ObjectInfo) string { return layout.ServeMarker(obj.Key,
 // execution starts and updated when it ends. When ctx is done it stops
 // starting executions and waits for those in flight, which run to their
 // end (they are not cancelled half-way).
+//
+// One Serve at a time serves a lake: it first takes the lease at layout.ServeLease
+// (waiting opts.Lease.Wait for another serve's), returning an error
+// wrapping *lease.HeldError if it cannot, and renews it until the
+// executions in flight have ended, then releases it. Should the lease be
+// lost (taken over after renewals failed until it expired), Serve stops
+// as if ctx were done and returns the *lease.LostError.
 func (r *Runner) Serve(ctx context.Context, opts ServeOptions) error {
 	if opts.Poll <= 0 {
 		opts.Poll = 2 * time.Second
 	}
+	if opts.Lease.Log == nil {
+		opts.Lease.Log = r.log
+	}
+	l, err := lease.Acquire(ctx, r.lake, layout.ServeLease, opts.Lease)
+	if err != nil {
+		return fmt.Errorf("another lake serve is serving this lake: %w", err)
+	}
+	h := l.Holder()
+	fmt.Fprintf(r.log, "serve: holding the lake's lease %s (host %s, pid %d)\n", layout.ServeLease, h.Host, h.PID)
+	ctx, lost := context.WithCancelCause(ctx)
+	defer lost(nil)
+	// the lease is renewed until the executions in flight have ended
+	keepCtx, stopKeeping := context.WithCancel(context.WithoutCancel(ctx))
+	kept := make(chan struct{})
+	go func() {
+		defer close(kept)
+		if err := l.Keep(keepCtx); err != nil {
+			lost(err)
+		}
+	}()
+	defer func() {
+		stopKeeping()
+		<-kept
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := l.Release(rctx); err != nil {
+			fmt.Fprintf(r.log, "serve: releasing the lease: %v (it expires by itself)\n", err)
+		}
+	}()
+
 	runCtx := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -90,6 +132,11 @@ func (r *Runner) Serve(ctx context.Context, opts ServeOptions) error {
 		}
 		select {
 		case <-ctx.Done():
+			var lostErr *lease.LostError
+			if err := context.Cause(ctx); errors.As(err, &lostErr) {
+				fmt.Fprintf(r.log, "serve: %v; stopping, waiting for executions in flight\n", err)
+				return fmt.Errorf("serve: %w", err)
+			}
 			fmt.Fprintln(r.log, "serve: stopping; waiting for executions in flight")
 			return nil
 		case <-poll.C:

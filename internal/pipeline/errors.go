@@ -8,6 +8,7 @@ import (
 	"github.com/medallionlake/lake/internal/bronze"
 	"github.com/medallionlake/lake/internal/catalog"
 	"github.com/medallionlake/lake/internal/crawl"
+	"github.com/medallionlake/lake/internal/dq"
 	"github.com/medallionlake/lake/internal/ingest"
 	"github.com/medallionlake/lake/internal/pgarrow"
 	"github.com/medallionlake/lake/internal/route"
@@ -63,6 +64,8 @@ func errorType[T error](retryable bool) ErrorType {
 var ErrorTypes = []ErrorType{
 	errorType[*ingest.SourceUnavailableError](true),
 	errorType[*store.StoreUnavailableError](true),
+	errorType[*store.StoreFullError](false),
+	errorType[*dq.MemoryBudgetError](false),
 	errorType[*ingest.WatermarkConflictError](false),
 	errorType[*ingest.ColumnError](false),
 	errorType[*ingest.NullCursorError](false),

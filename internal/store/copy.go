@@ -86,7 +86,7 @@ func (c *sizeCheck) Read(p []byte) (int, error) {
 	case c.left < 0:
 		return n, fmt.Errorf("store: %q grew while being copied: %w", c.key, ErrPreconditionFailed)
 	case errors.Is(err, io.EOF) && c.left > 0:
-		return n, &StoreUnavailableError{Op: "get", Key: c.key, Err: fmt.Errorf("short read: the body ended %d bytes early", c.left)}
+		return n, &StoreUnavailableError{Op: "get", Key: c.key, Err: fmt.Errorf("ended %d bytes short while being copied: %w", c.left, io.ErrUnexpectedEOF)}
 	}
 	return n, err
 }

@@ -23,3 +23,27 @@ func (e *StoreUnavailableError) Error() string {
 
 // Unwrap returns the backend's error.
 func (e *StoreUnavailableError) Unwrap() error { return e.Err }
+
+// StoreFullError reports that a write failed because the storage under the
+// store is full (ENOSPC) or over its quota (EDQUOT): a lake in a local
+// folder whose disk filled up. Nothing was published: the object at the key
+// is unchanged. The state machine does not retry it, since a full disk does
+// not empty itself within a retry's backoff; it fails the step with this
+// name (ErrorEquals: "StoreFullError"), the step's input stays where it
+// was, and a rerun once space is freed finishes the work.
+//
+// It is always returned as a *StoreFullError; errors.As finds it through
+// any wrapping.
+type StoreFullError struct {
+	Op  string // the Store method: "put"
+	Key string
+	Err error // the file system's error
+}
+
+// Error implements error.
+func (e *StoreFullError) Error() string {
+	return fmt.Sprintf("store: %s %q: no space left in the store: %v", e.Op, e.Key, e.Err)
+}
+
+// Unwrap returns the file system's error.
+func (e *StoreFullError) Unwrap() error { return e.Err }

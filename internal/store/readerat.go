@@ -32,9 +32,13 @@ const (
 // cached.
 //
 // It is safe for parallel ReadAt calls, as io.ReaderAt requires. Every read
-// uses ctx. Reading at or past size returns io.EOF; an object shorter than
-// size (it changed since it was sized) gives io.ErrUnexpectedEOF. Wrap it
-// in io.NewSectionReader(r, 0, size) where an io.ReadSeeker is needed.
+// uses ctx. Reading at or past size returns io.EOF. A range that comes back
+// shorter than asked for (the object changed since it was sized, or a
+// connection was cut) is a *StoreUnavailableError wrapping
+// io.ErrUnexpectedEOF, like every transient failure of the backend's
+// range reads: never an error that a reader would take for bad content.
+// Wrap it in io.NewSectionReader(r, 0, size) where an io.ReadSeeker is
+// needed.
 func NewReaderAt(ctx context.Context, s Store, key string, size int64) io.ReaderAt {
 	return &readerAt{ctx: ctx, s: s, key: key, size: size}
 }
@@ -136,10 +140,13 @@ func (r *readerAt) fetch(p []byte, off int64) error {
 		return fmt.Errorf("store: read %q at offset %d: %w", r.key, off, err)
 	}
 	defer rc.Close()
-	if _, err := io.ReadFull(rc, p); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
+	n, err := io.ReadFull(rc, p)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		// the store ended the range early: the object changed since it was
+		// sized, or a connection was cut where the backend could not see it
+		return &StoreUnavailableError{Op: "get", Key: r.key, Err: fmt.Errorf("short read at offset %d: %d of %d bytes: %w", off, n, len(p), io.ErrUnexpectedEOF)}
+	}
+	if err != nil {
 		return fmt.Errorf("store: read %q at offset %d: %w", r.key, off, err)
 	}
 	return nil

@@ -92,32 +92,50 @@ func TestReaderAtObjectShrank(t *testing.T) {
 	cs := newCounting(t, []byte("short"))
 	r := store.NewReaderAt(t.Context(), cs, "obj", 100) // sized before it changed
 	_, err := r.ReadAt(make([]byte, 50), 0)
-	if err == nil || err == io.EOF {
-		t.Fatalf("ReadAt on an object shorter than its size: err=%v, want io.ErrUnexpectedEOF", err)
+	var su *store.StoreUnavailableError
+	if !errors.As(err, &su) || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("ReadAt on an object shorter than its size: err=%v, want a *store.StoreUnavailableError wrapping io.ErrUnexpectedEOF", err)
 	}
 }
 
 func TestCopySourceChangedSize(t *testing.T) {
-	src := newCounting(t, []byte("0123456789"))
-	// a store whose Get reports a size the body does not have
-	lying := &lyingSize{Store: src}
-	_, err := store.Copy(t.Context(), src, "dst", lying, "obj", "")
-	var su *store.StoreUnavailableError
-	if !errors.As(err, &su) {
-		t.Fatalf("Copy of a source that ended short: err=%v (%T), want a retryable *store.StoreUnavailableError", err, err)
+	tests := []struct {
+		description string
+		delta       int64 // what Get adds to the size it reports
+		unavailable bool  // a retryable error, or a plain one
+	}{
+		{"ends short of its size", 1, true},
+		{"runs past its size", -1, false},
 	}
-	if _, err := src.Stat(t.Context(), "dst"); err == nil {
-		t.Error("a truncated copy was published")
+	for _, tt := range tests {
+		t.Run(tt.description, func(t *testing.T) {
+			src := newCounting(t, []byte("0123456789"))
+			lying := &lyingSize{Store: src, delta: tt.delta}
+			_, err := store.Copy(t.Context(), src, "dst", lying, "obj", "")
+			if err == nil {
+				t.Fatal("Copy of a source that changed size succeeded")
+			}
+			var su *store.StoreUnavailableError
+			if got := errors.As(err, &su); got != tt.unavailable {
+				t.Errorf("Copy: err=%v; StoreUnavailableError=%v, want %v", err, got, tt.unavailable)
+			}
+			if _, err := src.Stat(t.Context(), "dst"); err == nil {
+				t.Error("a truncated copy was published")
+			}
+		})
 	}
 }
 
-// lyingSize reports one byte more than the object holds, as if it had
-// been replaced by a shorter one while being read.
-type lyingSize struct{ store.Store }
+// lyingSize reports a size delta bytes off the object's, as if it had
+// been replaced while being read.
+type lyingSize struct {
+	store.Store
+	delta int64
+}
 
 func (l *lyingSize) Get(ctx context.Context, key string) (io.ReadCloser, store.ObjectInfo, error) {
 	rc, info, err := l.Store.Get(ctx, key)
-	info.Size++
+	info.Size += l.delta
 	return rc, info, err
 }
 

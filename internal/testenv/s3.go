@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/medallionlake/lake/internal/store/s3store"
+	"github.com/medallionlake/lake/internal/testenv/faultproxy"
 )
 
 // S3Config addresses one bucket on the test S3 server (versitygw).
@@ -150,4 +151,19 @@ func removeBucket(ctx context.Context, client *s3.Client, bucket string) error {
 	}
 	_, err = client.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &bucket})
 	return err
+}
+
+// ThroughProxy starts a fault-injecting proxy in front of c's server,
+// stopped when t ends, and returns c addressed through it together with
+// the proxy: faults injected into the proxy hit every client made from
+// the returned config.
+func (c S3Config) ThroughProxy(t testing.TB) (S3Config, *faultproxy.Proxy) {
+	t.Helper()
+	p, err := faultproxy.Start(c.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	c.Endpoint = p.URL()
+	return c, p
 }

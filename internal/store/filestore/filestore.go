@@ -21,6 +21,9 @@
 //     is hashed on first Stat and the attribute stored then. Where the file
 //     system has no user extended attributes, the hash is recomputed on
 //     every Stat, Get and List.
+//   - A full disk (ENOSPC, or EDQUOT over a quota) fails Put with a
+//     *store.StoreFullError, leaving the object unchanged and no
+//     temporary file behind.
 //   - Conditional and unconditional writes alike publish under an exclusive
 //     flock(2) on one of 64 lock files in DIR/.lakestore/locks/ picked by
 //     the key's hash, so a condition is checked and its write published
@@ -140,8 +143,10 @@ func checkKey(key string) error {
 	return nil
 }
 
-// Put implements store.Store.
-func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *store.PutOptions) (store.ObjectInfo, error) {
+// Put implements store.Store. A write that fails for want of space is a
+// *store.StoreFullError.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *store.PutOptions) (_ store.ObjectInfo, err error) {
+	defer func() { err = diskFull(key, err) }()
 	if err := checkKey(key); err != nil {
 		return store.ObjectInfo{}, err
 	}
@@ -483,6 +488,16 @@ func mapErr(key string, err error) error {
 		return fmt.Errorf("%w: %w", store.ErrNotFound, err)
 	case errors.Is(err, syscall.ENAMETOOLONG):
 		return fmt.Errorf("store: key %q: a path segment is too long for the file system: %w", key, store.ErrInvalidKey)
+	}
+	return err
+}
+
+// diskFull turns err, from writing key, into a *store.StoreFullError when
+// the file system is full or over quota, wherever that happened (the
+// temporary file, its ETag attribute, a new folder, a lock file).
+func diskFull(key string, err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return &store.StoreFullError{Op: "put", Key: key, Err: err}
 	}
 	return err
 }

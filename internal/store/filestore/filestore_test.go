@@ -13,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/store/filestore"
 	"github.com/medallionlake/lake/internal/store/storetest"
+	"github.com/medallionlake/lake/internal/testenv"
 )
 
 // newStore opens a store in <tmp>/lake and checks, when the test ends, that
@@ -275,5 +278,43 @@ func TestNewSweepsStaleTemporaryFiles(t *testing.T) {
 	}
 	if want := []string{"fresh"}; !slices.Equal(names, want) {
 		t.Errorf("temporary files after New=%q, want %q (only the stale one removed)", names, want)
+	}
+}
+
+// TestDiskFull fills a real (1 MiB tmpfs) file system: the write fails
+// with a *store.StoreFullError, publishes nothing and leaves no temporary
+// file taking space.
+func TestDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		testenv.Unavailable(t, "a 1 MiB tmpfs mount (needs root or CAP_SYS_ADMIN)", err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(dir, 0); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	s, err := filestore.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const key = "silver/staging/orders/dt=2024-01-01/part-0.parquet"
+	_, err = s.Put(t.Context(), key, strings.NewReader(strings.Repeat("x", 2<<20)), nil)
+	var full *store.StoreFullError
+	if !errors.As(err, &full) {
+		t.Fatalf("Put of 2 MiB on a 1 MiB disk: err=%v (%T), want a *store.StoreFullError", err, err)
+	}
+	if full.Op != "put" || full.Key != key || !errors.Is(err, unix.ENOSPC) {
+		t.Errorf("StoreFullError{Op: %q, Key: %q, Err: %v}, want put %q wrapping ENOSPC", full.Op, full.Key, full.Err, key)
+	}
+	if _, err := s.Stat(t.Context(), key); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Stat after the failed Put: err=%v, want ErrNotFound", err)
+	}
+	if tmp, _ := os.ReadDir(filepath.Join(dir, ".lakestore", "tmp")); len(tmp) != 0 {
+		t.Errorf("%d temporary files left behind", len(tmp))
+	}
+	if _, err := s.Put(t.Context(), key, strings.NewReader("small"), nil); err != nil {
+		t.Errorf("Put of 5 bytes once the failed write freed its space: %v", err)
 	}
 }

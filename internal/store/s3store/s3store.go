@@ -14,6 +14,15 @@
 //   - 404 becomes store.ErrNotFound. Throttling, 5xx, timeouts and network
 //     errors, once the SDK's own retries are used up, become
 //     *store.StoreUnavailableError, which the state machine retries.
+//   - The body of Get and GetRange is read after the SDK has returned, so
+//     its own retries do not cover it: every failure to read it (a reset,
+//     a timeout, a body shorter than its Content-Length) is a
+//     *store.StoreUnavailableError from Read or Close, never a plain error
+//     that a reader would take for bad content. Only the caller's own
+//     cancellation is not.
+//   - A connection that delivers nothing for Options.ReadTimeout fails
+//     (a timeout, hence retried): a half-open connection does not hang a
+//     step until its Lambda times out.
 //   - The prefix is put before every key and stripped from listed keys.
 //     Keys that a Store cannot address (folder markers ending in "/",
 //     objects written by other tools with hostile names) are not listed.
@@ -64,6 +73,11 @@ const (
 	// uploadConcurrency is the number of parts uploaded at once; Put holds
 	// at most uploadConcurrency+1 part buffers.
 	uploadConcurrency = 2
+	// DefaultReadTimeout is Options.ReadTimeout when it is 0: the SDK's
+	// own default for the services it sets one for. It also bounds how
+	// long a part upload may take before its answer (the connection is
+	// silent meanwhile): 8 MiB at 28 KB/s.
+	DefaultReadTimeout = 5 * time.Minute
 )
 
 // Options configure a Store.
@@ -87,6 +101,10 @@ type Options struct {
 	// PartSize is the multipart part size (at least 5 MiB); 0 means
 	// DefaultPartSize.
 	PartSize int64
+	// ReadTimeout is how long a connection may deliver nothing, while the
+	// client waits for an answer or reads a body, before the request fails
+	// as a timeout; 0 means DefaultReadTimeout.
+	ReadTimeout time.Duration
 }
 
 // Store is a lake in an S3 bucket. It is safe for concurrent use.
@@ -117,6 +135,10 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	if partSize < minPartSize {
 		return nil, fmt.Errorf("s3store: part size %d is below S3's minimum of %d", partSize, minPartSize)
 	}
+	readTimeout := opts.ReadTimeout
+	if readTimeout == 0 {
+		readTimeout = DefaultReadTimeout
+	}
 	loadOpts := []func(*config.LoadOptions) error{
 		// The state machine retries *store.StoreUnavailableError itself; a
 		// client-side retry quota would only turn an outage into a less
@@ -124,6 +146,9 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) { o.RateLimiter = ratelimit.None })
 		}),
+		// The SDK sets no read timeout for S3: a silent connection would
+		// block a read for ever.
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithReadTimeout(readTimeout)),
 	}
 	if opts.Region != "" {
 		loadOpts = append(loadOpts, config.WithRegion(opts.Region))
@@ -181,25 +206,43 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, opts *store.Pu
 	// Most objects the lake writes are small (state, reports): read a
 	// little first, and take a part buffer only for more.
 	small := make([]byte, smallObject)
-	n, err := io.ReadFull(r, small)
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return s.putSingle(ctx, key, full, small[:n], opts)
-	}
+	n, end, err := fill(r, small)
 	if err != nil {
 		return store.ObjectInfo{}, fmt.Errorf("store: put %q: read: %w", key, err)
 	}
+	if end {
+		return s.putSingle(ctx, key, full, small[:n], opts)
+	}
 	bufp := s.parts.Get().(*[]byte)
 	copy(*bufp, small)
-	m, err := io.ReadFull(r, (*bufp)[n:])
+	m, end, err := fill(r, (*bufp)[n:])
 	switch {
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		defer s.parts.Put(bufp)
-		return s.putSingle(ctx, key, full, (*bufp)[:n+m], opts)
 	case err != nil:
 		s.parts.Put(bufp)
 		return store.ObjectInfo{}, fmt.Errorf("store: put %q: read: %w", key, err)
+	case end:
+		defer s.parts.Put(bufp)
+		return s.putSingle(ctx, key, full, (*bufp)[:n+m], opts)
 	}
 	return s.putMultipart(ctx, key, full, bufp, r, opts)
+}
+
+// fill reads from r until p is full or r ends, and reports whether it
+// ended. Unlike io.ReadFull it never turns a read error into a short
+// read: a source failing with io.ErrUnexpectedEOF (a body cut short) is
+// an error, not the end of the object.
+func fill(r io.Reader, p []byte) (n int, end bool, err error) {
+	for n < len(p) {
+		k, err := r.Read(p[n:])
+		n += k
+		if err == io.EOF {
+			return n, true, nil
+		}
+		if err != nil {
+			return n, false, err
+		}
+	}
+	return n, false, nil
 }
 
 func (s *Store) putSingle(ctx context.Context, key, full string, body []byte, opts *store.PutOptions) (store.ObjectInfo, error) {
@@ -282,16 +325,19 @@ func (s *Store) putMultipart(ctx context.Context, key, full string, first *[]byt
 			break // that was the last part, or an upload failed
 		}
 		next = s.parts.Get().(*[]byte)
-		var rerr error
-		nextLen, rerr = io.ReadFull(r, *next)
-		if errors.Is(rerr, io.EOF) {
-			s.parts.Put(next)
-			break
-		}
-		if rerr != nil && !errors.Is(rerr, io.ErrUnexpectedEOF) {
+		var (
+			end  bool
+			rerr error
+		)
+		nextLen, end, rerr = fill(r, *next)
+		if rerr != nil {
 			s.parts.Put(next)
 			g.Wait()
 			return store.ObjectInfo{}, fmt.Errorf("store: put %q: read: %w", key, rerr)
+		}
+		if end && nextLen == 0 {
+			s.parts.Put(next)
+			break
 		}
 	}
 	if err := g.Wait(); err != nil {
@@ -330,7 +376,7 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, store.Objec
 	if err != nil {
 		return nil, store.ObjectInfo{}, s.mapErr(ctx, "get", key, err)
 	}
-	return out.Body, store.ObjectInfo{
+	return &body{rc: out.Body, ctx: ctx, key: key}, store.ObjectInfo{
 		Key:     key,
 		Size:    aws.ToInt64(out.ContentLength),
 		ETag:    aws.ToString(out.ETag),
@@ -365,7 +411,47 @@ func (s *Store) GetRange(ctx context.Context, key string, offset, length int64) 
 		}
 		return nil, s.mapErr(ctx, "get", key, err)
 	}
-	return out.Body, nil
+	return &body{rc: out.Body, ctx: ctx, key: key}, nil
+}
+
+// body is a GetObject response body. A failure to read or close it is a
+// *store.StoreUnavailableError unless ctx, the caller's, is done: the
+// HTTP client reports a reset, a timeout (Options.ReadTimeout) and a body
+// that ends before its Content-Length as read errors, and none of them
+// says anything about the object. The first error sticks.
+type body struct {
+	rc  io.ReadCloser
+	ctx context.Context
+	key string
+	err error
+}
+
+// Read implements io.Reader.
+func (b *body) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = b.fail(err)
+		return n, b.err
+	}
+	return n, err
+}
+
+// Close implements io.Closer.
+func (b *body) Close() error {
+	if err := b.rc.Close(); err != nil {
+		return b.fail(err)
+	}
+	return nil
+}
+
+func (b *body) fail(err error) error {
+	if b.ctx.Err() != nil {
+		return fmt.Errorf("store: get %q: read: %w", b.key, err)
+	}
+	return &store.StoreUnavailableError{Op: "get", Key: b.key, Err: fmt.Errorf("read body: %w", err)}
 }
 
 // Stat implements store.Store.
@@ -454,7 +540,8 @@ func (s *Store) mapErr(ctx context.Context, op, key string, err error) error {
 	case status == http.StatusPreconditionFailed || code == "PreconditionFailed" || code == "ConditionalRequestConflict":
 		return fmt.Errorf("store: %s %q: %w: %w", op, key, store.ErrPreconditionFailed, err)
 	case retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary,
-		status >= 500, code == "SlowDown", code == "ServiceUnavailable", code == "InternalError":
+		status >= 500, code == "SlowDown", code == "ServiceUnavailable", code == "InternalError",
+		errors.Is(err, io.ErrUnexpectedEOF): // a response cut short (the SDK does not retry it)
 		return &store.StoreUnavailableError{Op: op, Key: key, Err: err}
 	}
 	return fmt.Errorf("store: %s %q: %w", op, key, err)

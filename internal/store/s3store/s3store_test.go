@@ -15,6 +15,7 @@ import (
 	"github.com/medallionlake/lake/internal/store/s3store"
 	"github.com/medallionlake/lake/internal/store/storetest"
 	"github.com/medallionlake/lake/internal/testenv"
+	"github.com/medallionlake/lake/internal/testenv/faultproxy"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -35,6 +36,22 @@ func TestConformance(t *testing.T) {
 
 func TestConformanceWithPrefix(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t, "lakes/prod") })
+}
+
+// TestFaults runs the fault conformance suite with the store's requests
+// going through a fault-injecting proxy in front of versitygw.
+func TestFaults(t *testing.T) {
+	const readTimeout = time.Second // long enough for versitygw on a busy machine
+	storetest.RunFaults(t, readTimeout, func(t *testing.T) (store.Store, *faultproxy.Proxy) {
+		cfg, p := testenv.S3(t).ThroughProxy(t)
+		opts := cfg.Options("lakes/prod")
+		opts.ReadTimeout = readTimeout
+		s, err := s3store.New(t.Context(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, p
+	})
 }
 
 func TestUnreachableIsUnavailable(t *testing.T) {

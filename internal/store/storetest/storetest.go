@@ -470,23 +470,28 @@ func (c cancelReader) Read([]byte) (int, error) { c.cancel(); return 0, io.EOF }
 
 func testFailedPutChangesNothing(t *testing.T, s store.Store) {
 	const key = "bronze/landing/orders/obj"
+	broke := errors.New("source broke")
 	tests := []struct {
 		description string
 		size        int64 // bytes read before the failure: within one part, and past it
-		cancel      bool  // the context is canceled (and data keeps coming) instead of the read failing
+		err         error // the source's error; nil: the context is canceled (and data keeps coming)
 	}{
-		{"source fails early", 1 << 20, false},
-		{"source fails after a part", 9 << 20, false},
-		{"context canceled early", 1 << 20, true},
-		{"context canceled after a part", 9 << 20, true},
+		{"source fails early", 1 << 20, broke},
+		{"source fails after a part", 9 << 20, broke},
+		// what an HTTP body cut short of its Content-Length returns: an
+		// error, not the end of the object
+		{"source cut short early", 1 << 20, io.ErrUnexpectedEOF},
+		{"source cut short after a part", 9 << 20, io.ErrUnexpectedEOF},
+		{"context canceled early", 1 << 20, nil},
+		{"context canceled after a part", 9 << 20, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.description, func(t *testing.T) {
 			v1 := put(t, s, key, []byte("version 1"))
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			var failure io.Reader = errReader{errors.New("source broke")}
-			if tt.cancel {
+			var failure io.Reader = errReader{tt.err}
+			if tt.err == nil {
 				failure = io.MultiReader(cancelReader{cancel}, randomBytes(5, 16<<20))
 			}
 			r := io.MultiReader(randomBytes(4, tt.size), failure)
