@@ -30,13 +30,14 @@ endef
 # sam-lambda is a build-<LogicalId> target's recipe: ARTIFACTS_DIR is required.
 sam-lambda = $(if $(ARTIFACTS_DIR),$(call lambda,$(1),$(ARTIFACTS_DIR)),$(error ARTIFACTS_DIR is not set: sam build sets it; by hand: make $@ ARTIFACTS_DIR=DIR))
 
-.PHONY: build-PlanFunction build-IngestFunction build-ValidateFunction build-RouteFunction build-CrawlFunction build-RecordFailureFunction
+.PHONY: build-PlanFunction build-IngestFunction build-ValidateFunction build-RouteFunction build-CrawlFunction build-RecordFailureFunction build-MaintainFunction
 build-PlanFunction:          ; $(call sam-lambda,plan)
 build-IngestFunction:        ; $(call sam-lambda,ingest)
 build-ValidateFunction:      ; $(call sam-lambda,validate)
 build-RouteFunction:         ; $(call sam-lambda,route)
 build-CrawlFunction:         ; $(call sam-lambda,crawl)
 build-RecordFailureFunction: ; $(call sam-lambda,recordfailure)
+build-MaintainFunction:      ; $(call sam-lambda,maintain)
 
 # tasks builds every Lambda the way sam build does, into bin/tasks/<name>/.
 tasks:

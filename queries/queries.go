@@ -1,7 +1,8 @@
 // Package queries holds the lake's named example queries, one .sql file
 // each, embedded in the lake command (`lake query --named NAME`). Every
-// one is written in the SQL that DuckDB and Athena (Trino) share, so it
-// runs on both engines; none uses the DuckDB-only _current views.
+// one is written in the SQL that DuckDB and Athena (Trino) share, over
+// tables both engines have (silver.<table>_current is an Iceberg table in
+// both), so it runs on both.
 package queries
 
 import (

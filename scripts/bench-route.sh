@@ -7,7 +7,7 @@
 # cores). Each side runs in its own process; prints the best of 3 wall
 # times, the ratio, both peak RSS and whether the row counts agree.
 # DEFECTS sets the share of defective rows (default 0.035, the same mix
-# scaled), MEMORY route's silver partition memory in bytes. The lake side
+# scaled). The lake side
 # also reports the bytes of the bronze object it read from the store
 # (validate and route together; body_reads is that over the object's size).
 # MEMLIMIT sets the lake side's GOMEMLIMIT, as the tasks set it from a
@@ -19,7 +19,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export LAKE_BENCH_ROUTE=1 LAKE_BENCH_ROWS="${ROWS:-1000000}"
 if [ -n "${DEFECTS:-}" ]; then export LAKE_BENCH_DEFECTS="$DEFECTS"; fi
-if [ -n "${MEMORY:-}" ]; then export LAKE_BENCH_MEMORY="$MEMORY"; fi
 if [ -n "${MEMLIMIT:-}" ]; then export LAKE_BENCH_MEMLIMIT="$MEMLIMIT"; fi
 if [ -n "${THREADS:-}" ]; then export GOMAXPROCS="$THREADS"; fi
 # The lake side runs in a test binary without DuckDB (as the Lambdas are

@@ -10,3 +10,9 @@ import _ "embed"
 //
 //go:embed pipeline.asl.json
 var Pipeline []byte
+
+// Maintain is statemachine/maintain.asl.json, the maintenance of the
+// lake's Iceberg tables, with its ${...} placeholders not substituted.
+//
+//go:embed maintain.asl.json
+var Maintain []byte

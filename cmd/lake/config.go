@@ -5,6 +5,7 @@ import (
 
 	"github.com/medallionlake/lake/internal/catalog/localcatalog"
 	"github.com/medallionlake/lake/internal/contract"
+	"github.com/medallionlake/lake/internal/icetable"
 	"github.com/medallionlake/lake/internal/localrun"
 	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/store"
@@ -12,40 +13,60 @@ import (
 )
 
 // local is the pipeline as the lake command runs it: the lake and its
-// contracts from the global flags, the local catalog in the lake.
+// contracts from the global flags, the local catalog and the Iceberg
+// tables' pointers in the lake.
 type local struct {
-	lake     store.Store
-	pipeline *pipeline.Pipeline
-	runner   *localrun.Runner
+	lake      store.Store
+	iceberg   *icetable.Lake
+	contracts []*contract.Table
+	pipeline  *pipeline.Pipeline
+	runner    *localrun.Runner
 }
 
 // openLocal opens the lake, loads the contracts and binds the embedded
 // state machine definition to the pipeline's tasks.
 func openLocal(ctx context.Context, g *globals, opts localrun.Options) (*local, error) {
-	lake, err := storeurl.Open(ctx, g.lake)
+	cfg, err := localConfig(ctx, g)
 	if err != nil {
 		return nil, err
+	}
+	p := pipeline.New(cfg)
+	opts.Bucket, opts.Prefix = cfg.Bucket, cfg.Prefix
+	r, err := localrun.New(p, cfg.Lake, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &local{lake: cfg.Lake, iceberg: cfg.Iceberg, contracts: cfg.Tables, pipeline: p, runner: r}, nil
+}
+
+// localConfig is the pipeline's configuration from the global flags: the
+// lake, its contracts, the source, the local catalog and the Iceberg
+// tables' pointers in the lake.
+func localConfig(ctx context.Context, g *globals) (pipeline.Config, error) {
+	lake, err := storeurl.Open(ctx, g.lake)
+	if err != nil {
+		return pipeline.Config{}, err
 	}
 	tables, err := contract.LoadDir(g.schemas)
 	if err != nil {
-		return nil, err
+		return pipeline.Config{}, err
 	}
 	bucket, prefix, err := pipeline.S3Location(g.lake)
 	if err != nil {
-		return nil, err
+		return pipeline.Config{}, err
 	}
-	p := pipeline.New(pipeline.Config{
-		Lake:    lake,
-		Tables:  tables,
-		Source:  g.source,
-		Catalog: localcatalog.New(lake),
-		Bucket:  bucket,
-		Prefix:  prefix,
-	})
-	opts.Bucket, opts.Prefix = bucket, prefix
-	r, err := localrun.New(p, lake, opts)
+	iceberg, err := pipeline.OpenIceberg(lake, g.lake, nil)
 	if err != nil {
-		return nil, err
+		return pipeline.Config{}, err
 	}
-	return &local{lake: lake, pipeline: p, runner: r}, nil
+	return pipeline.Config{
+		Lake:     lake,
+		Tables:   tables,
+		Source:   g.source,
+		Catalog:  localcatalog.New(lake),
+		Iceberg:  iceberg,
+		Bucket:   bucket,
+		Prefix:   prefix,
+		DQMemory: g.dqMemory,
+	}, nil
 }

@@ -14,6 +14,9 @@ type globals struct {
 	lake    string // --lake / LAKE_URL
 	source  string // --source / LAKE_SOURCE_URL
 	schemas string // --schemas / LAKE_SCHEMAS
+	// dqMemory is the validate step's DQ memory budget, from --dq-memory
+	// where a command has it (0: dq's default).
+	dqMemory int64
 }
 
 func envOr(name, def string) string {

@@ -98,7 +98,7 @@ func TestCommandsEndToEnd(t *testing.T) {
 	for _, n := range seeded.Defects {
 		defects += n
 	}
-	if sum.Failed != 0 || rows["silver"]+rows["discarded"] != 2000 || rows["discarded"] != defects || rows["bronze"] != 0 {
+	if sum.Failed != 0 || rows["silver.orders"]+rows["discarded.orders"] != 2000 || rows["discarded.orders"] != defects || rows["bronze"] != 0 {
 		t.Errorf("lake run: %d failed, layers %v; want none failed, 2000 rows in silver+discarded, %d discarded", sum.Failed, rows, defects)
 	}
 

@@ -10,11 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/athena"
 
 	"github.com/medallionlake/lake/internal/catalog/localcatalog"
+	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/query"
@@ -27,21 +29,23 @@ import (
 func init() {
 	register(command{
 		name:    "query",
-		summary: "SQL over the lake's tables (silver, discarded, meta) on DuckDB, or on Athena",
+		summary: "SQL over the lake's tables (silver, discarded, meta) on DuckDB, or on Athena; --as-of for time travel",
 		run:     runQuery,
 	})
 }
 
 func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, g := newFlagSet("query", "[--format table|csv|json] [--athena --workgroup W] (SQL | --named NAME)", stderr)
+	const usage = "[--format table|csv|json] [--as-of TIME] [--athena --workgroup W] (SQL | --named NAME)"
+	fs, g := newFlagSet("query", usage, stderr)
 	kind := fs.String("format", "table", "output: table, csv or json")
 	useAthena := fs.Bool("athena", false, "run on Amazon Athena instead of the local DuckDB (AWS credentials and region from the environment)")
 	workgroup := fs.String("workgroup", envOr("LAKE_ATHENA_WORKGROUP", ""), "Athena workgroup, with --athena (env LAKE_ATHENA_WORKGROUP)")
 	dbPrefix := fs.String("database-prefix", envOr(pipeline.EnvGlueDatabasePrefix, ""), "with --athena, the prefix of the deployment's Glue databases: silver is PREFIX"+"silver, ... (the stack output GlueDatabasePrefix; env "+pipeline.EnvGlueDatabasePrefix+")")
 	named := fs.String("named", "", "run a named example query: "+strings.Join(queries.Names(), ", "))
-	cache := fs.String("cache", envOr("LAKE_QUERY_CACHE", ""), "folder where the tables of a lake that is not a local folder are mirrored for DuckDB (env LAKE_QUERY_CACHE; default: the user cache folder)")
+	asOfFlag := fs.String("as-of", "", "read silver and discarded as they were at `TIME`: RFC 3339 (2025-01-31T10:00:00Z) or a date (2025-01-31, from 00:00 UTC); within the tables' snapshot retention")
+	cache := fs.String("cache", envOr("LAKE_QUERY_CACHE", ""), "folder where the plans of the tables' snapshots are kept and the files of a lake that is not a local folder are mirrored for DuckDB (env LAKE_QUERY_CACHE; default: the user cache folder)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: lake query %s\n\nnamed queries:\n", "[--format table|csv|json] [--athena --workgroup W] (SQL | --named NAME)")
+		fmt.Fprintf(stderr, "usage: lake query %s\n\nnamed queries:\n", usage)
 		for _, n := range queries.Names() {
 			fmt.Fprintf(stderr, "  %-28s %s\n", n, queries.Summary(n))
 		}
@@ -69,6 +73,12 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	var asOf time.Time
+	if *asOfFlag != "" {
+		if asOf, err = query.ParseAsOf(*asOfFlag); err != nil {
+			return err
+		}
+	}
 	if *useAthena {
 		if *workgroup == "" {
 			return errors.New("--athena needs --workgroup (or LAKE_ATHENA_WORKGROUP)")
@@ -77,12 +87,23 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return fmt.Errorf("AWS configuration: %w", err)
 		}
-		r := &lakeathena.Runner{API: athena.NewFromConfig(cfg), Workgroup: *workgroup,
-			Databases: lakeathena.DatabaseNames(*dbPrefix, layout.DatabaseSilver, layout.DatabaseDiscarded, layout.DatabaseMeta)}
+		r := &lakeathena.Runner{API: athena.NewFromConfig(cfg), Workgroup: *workgroup, Tables: lakeathena.Tables{
+			Databases: lakeathena.DatabaseNames(*dbPrefix, layout.Databases...),
+			Iceberg:   []string{layout.DatabaseSilver, layout.DatabaseDiscarded},
+			AsOf:      asOf,
+		}}
 		return r.Query(ctx, sql, w)
 	}
 
-	lake, err := storeurl.Open(ctx, g.lake)
+	names, err := tableNames(g.schemas, stderr)
+	if err != nil {
+		return err
+	}
+	st, err := storeurl.Open(ctx, g.lake)
+	if err != nil {
+		return err
+	}
+	lake, err := pipeline.OpenIceberg(st, g.lake, nil)
 	if err != nil {
 		return err
 	}
@@ -92,12 +113,42 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	e, err := query.Open(ctx, lake, localcatalog.New(lake), query.Options{CacheDir: dir})
+	e, err := query.Open(ctx, lake, localcatalog.New(st), query.Options{Tables: names, AsOf: asOf, CacheDir: dir})
 	if err != nil {
 		return err
 	}
 	defer e.Close()
+	if !asOf.IsZero() {
+		for _, s := range e.Snapshots() {
+			switch {
+			case s.Err != "":
+				fmt.Fprintf(stderr, "lake query: as of %s: %s cannot be read: %s\n", asOf.UTC().Format(time.RFC3339Nano), s.Table, s.Err)
+			case s.SnapshotID == 0:
+				fmt.Fprintf(stderr, "lake query: as of %s: %s was empty\n", asOf.UTC().Format(time.RFC3339Nano), s.Table)
+			default:
+				fmt.Fprintf(stderr, "lake query: as of %s: %s at snapshot %d of %s\n", asOf.UTC().Format(time.RFC3339Nano), s.Table, s.SnapshotID, s.Timestamp.Format(time.RFC3339Nano))
+			}
+		}
+	}
 	return e.Query(ctx, sql, w)
+}
+
+// tableNames are the names of the contract tables in the schemas folder.
+// A folder with no contracts leaves only the meta tables, and says so.
+func tableNames(schemas string, stderr io.Writer) ([]string, error) {
+	if found, _ := filepath.Glob(filepath.Join(schemas, "*"+contract.Suffix)); len(found) == 0 {
+		fmt.Fprintf(stderr, "lake query: no table contracts (*%s) in %s: only the meta tables can be read (set --schemas)\n", contract.Suffix, schemas)
+		return nil, nil
+	}
+	tables, err := contract.LoadDir(schemas)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = t.Name
+	}
+	return names, nil
 }
 
 // splitSQLComment splits args where an argument starts with an SQL

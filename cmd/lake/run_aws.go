@@ -46,7 +46,8 @@ func runAWS(ctx context.Context, g *globals, a *awsFlags, start awsStart, format
 		if err != nil {
 			return err
 		}
-		if sum.Layers, err = localrun.Counts(ctx, lake); err != nil {
+		// bronze and the archive only: the tables' pointers are in Glue
+		if sum.Layers, err = localrun.Counts(ctx, lake, nil, nil); err != nil {
 			return err
 		}
 	}

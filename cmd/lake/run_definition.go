@@ -34,9 +34,14 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	object := fs.String("object", "", "with --aws: start the execution that the Object Created event of this bronze key starts")
 	name := fs.String("name", "", "with --aws: the execution's name (default: one Step Functions picks)")
 	a := addAWSFlags(fs)
+	dqMemory, err := addDQMemoryFlag(fs)
+	if err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	g.dqMemory = int64(*dqMemory)
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
@@ -64,7 +69,6 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return runPipeline(ctx, g, in, *format, stdout, stderr)
 	}
 	start := awsStart{name: *name, label: in.Source}
-	var err error
 	switch {
 	case *input != "" && *object != "":
 		return errors.New("--input and --object both give the input: use one")

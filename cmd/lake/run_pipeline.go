@@ -70,7 +70,7 @@ func runPipeline(ctx context.Context, g *globals, in pipeline.StartInput, format
 	if err != nil {
 		return err
 	}
-	if sum.Layers, err = localrun.Counts(ctx, loc.lake); err != nil {
+	if sum.Layers, err = localrun.Counts(ctx, loc.lake, loc.iceberg, loc.contracts); err != nil {
 		return err
 	}
 	sum.DurationMs = time.Since(t0).Milliseconds()

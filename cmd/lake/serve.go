@@ -12,6 +12,7 @@ import (
 	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/lease"
 	"github.com/medallionlake/lake/internal/localrun"
+	"github.com/medallionlake/lake/internal/maintain"
 	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/schedule"
 	"github.com/medallionlake/lake/internal/sfnapi"
@@ -26,8 +27,9 @@ func init() {
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, g := newFlagSet("serve", "[--schedule EXPR] [--poll DURATION] [--table T,...] [--api ADDR] [--wait DURATION]", stderr)
+	fs, g := newFlagSet("serve", "[--schedule EXPR] [--maintain-schedule EXPR] [--poll DURATION] [--table T,...] [--api ADDR] [--wait DURATION]", stderr)
 	expr := fs.String("schedule", envOr("LAKE_SCHEDULE", "rate(15 minutes)"), "EventBridge schedule expression for ingest, rate(...) or cron(...), UTC; \"off\" for none (env LAKE_SCHEDULE)")
+	maintainExpr := fs.String("maintain-schedule", envOr("LAKE_MAINTAIN_SCHEDULE", "rate(1 day)"), "schedule of the Iceberg tables' maintenance (the maintain state machine, as lake maintain does it), rate(...) or cron(...), UTC; \"off\" for none (env LAKE_MAINTAIN_SCHEDULE)")
 	poll := fs.Duration("poll", 2*time.Second, "how often "+layout.LandingPrefix+" is checked for new objects")
 	tables := fs.String("table", "", "comma-separated tables for scheduled starts (default: all)")
 	concurrency := fs.Int("concurrency", 4, "object executions at once")
@@ -35,9 +37,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	allowRemote := fs.Bool("api-allow-remote", false, "let --api listen on an address other than loopback: the API has no authentication")
 	wait := fs.Duration("wait", 0, "when another lake serve serves the lake, wait this long for it to stop (or its lease to expire) instead of refusing at once")
 	ttl := fs.Duration("lease-ttl", lease.DefaultTTL, "how long the lake's serve lease outlives this process's last heartbeat (renewed every third of it)")
+	dqMemory, err := addDQMemoryFlag(fs)
+	if err != nil {
+		return err
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	g.dqMemory = int64(*dqMemory)
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
@@ -55,6 +62,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		opts.Schedule = s
 	}
+	if *maintainExpr != "off" {
+		s, err := schedule.Parse(*maintainExpr)
+		if err != nil {
+			return fmt.Errorf("--maintain-schedule: %w", err)
+		}
+		opts.MaintainSchedule, opts.Maintain = s, maintain.Start{Source: "schedule"}
+	}
 	loc, err := openLocal(ctx, g, localrun.Options{Log: stderr, Finder: "lake serve"})
 	if err != nil {
 		return err
@@ -67,7 +81,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		defer stopAPI()
 	}
-	fmt.Fprintf(stderr, "lake serve: lake %s, schedule %s, watching %s every %s; stop with Ctrl-C\n", g.lake, *expr, layout.LandingPrefix, *poll)
+	fmt.Fprintf(stderr, "lake serve: lake %s, schedule %s, maintenance %s, watching %s every %s; stop with Ctrl-C\n", g.lake, *expr, *maintainExpr, layout.LandingPrefix, *poll)
 	err = loc.runner.Serve(ctx, opts)
 	var held *lease.HeldError
 	if errors.As(err, &held) {

@@ -87,7 +87,7 @@ func (p *lakeProcess) exit(t *testing.T) int {
 // when the dead one's lease expires, and releases it when stopped.
 func TestServeTwoProcesses(t *testing.T) {
 	dir := t.TempDir()
-	serve := []string{"serve", "--lake", "file://" + dir, "--schemas", "../../schemas", "--schedule", "off", "--poll", "100ms", "--lease-ttl", "1s"}
+	serve := []string{"serve", "--lake", "file://" + dir, "--schemas", "../../schemas", "--schedule", "off", "--poll", "100ms", "--lease-ttl", "4s"} // long enough that the third finds the dead lease unexpired on a busy machine
 
 	first := startLake(t, serve...)
 	first.waitLog(t, "holding the lake's lease")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/medallionlake/lake/internal/dq"
 	"github.com/medallionlake/lake/internal/dqdl"
+	"github.com/medallionlake/lake/internal/pipeline"
 )
 
 func init() {
@@ -26,13 +28,10 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs, _ := newFlagSet("validate", "--rules FILE.dqdl [--format table|json] FILE.parquet", stderr)
 	rules := fs.String("rules", "", "DQDL ruleset file (required)")
 	format := fs.String("format", "table", "output: table or json")
-	budget := memoryFlag(dq.DefaultMemoryBudget)
-	if v := envOr("LAKE_DQ_MEMORY", ""); v != "" {
-		if err := budget.Set(v); err != nil {
-			return fmt.Errorf("LAKE_DQ_MEMORY=%q: %w", v, err)
-		}
+	budget, err := addDQMemoryFlag(fs)
+	if err != nil {
+		return err
 	}
-	fs.Var(&budget, "dq-memory", "memory `SIZE` for uniqueness and distinct-count state (256MiB, 1GiB); past it, hash sets spill to $TMPDIR (env LAKE_DQ_MEMORY)")
 	if err := fs.Parse(reorderFlags(args)); err != nil {
 		return err
 	}
@@ -54,9 +53,9 @@ func runValidate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	defer f.Close()
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
 		// keep the collector's heap goal near what the budget bounds
-		debug.SetMemoryLimit(int64(budget) + validateHeadroom)
+		debug.SetMemoryLimit(int64(*budget) + validateHeadroom)
 	}
-	res, err := dq.Validate(ctx, f, rs, dq.Options{MemoryBudget: int64(budget)})
+	res, err := dq.Validate(ctx, f, rs, dq.Options{MemoryBudget: int64(*budget)})
 	if err != nil {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
@@ -83,6 +82,19 @@ func (m *memoryFlag) Set(v string) error {
 	}
 	*m = memoryFlag(n)
 	return nil
+}
+
+// addDQMemoryFlag registers --dq-memory on fs, defaulting to
+// LAKE_DQ_MEMORY or dq.DefaultMemoryBudget.
+func addDQMemoryFlag(fs *flag.FlagSet) (*memoryFlag, error) {
+	m := memoryFlag(dq.DefaultMemoryBudget)
+	if v := envOr(pipeline.EnvDQMemory, ""); v != "" {
+		if err := m.Set(v); err != nil {
+			return nil, fmt.Errorf("%s=%q: %w", pipeline.EnvDQMemory, v, err)
+		}
+	}
+	fs.Var(&m, "dq-memory", "memory `SIZE` for the DQ rules' uniqueness and distinct-count state (256MiB, 1GiB); past it, hash sets spill to $TMPDIR (env "+pipeline.EnvDQMemory+")")
+	return &m, nil
 }
 
 // reorderFlags lets flags follow the file argument (lake validate FILE

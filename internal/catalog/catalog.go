@@ -1,13 +1,19 @@
-// Package catalog is the lake's table catalog: which tables exist (silver,
-// discarded and meta), where their files are, their columns and their
-// partitions. The Catalog interface is what the crawl step writes and the
-// query layer reads; backends live in their own packages:
+// Package catalog catalogs the lake's meta tables (meta.watermarks,
+// meta.dq_results, meta.executions): JSON records under _meta/ that the
+// crawl step registers ((*crawl.Crawler).RegisterMeta) and the query
+// layer and Athena read. The data tables (silver.<table>,
+// silver.<table>_current, discarded.<table>) are Iceberg tables, not in
+// this catalog: see internal/icetable and internal/icecatalog.
+//
+// The Catalog interface has one package per backend:
 // catalog/localcatalog keeps the catalog in the lake under _meta/catalog/,
 // catalog/gluecatalog is the AWS Glue Data Catalog. One conformance suite,
-// catalog/catalogtest, runs against both.
+// catalog/catalogtest, runs against both. The package also holds the
+// catalog types of JSON records (RecordColumns) and the check of column
+// names that Glue and Athena can hold (CheckColumnNames).
 //
-// Imported by crawl, query and the lake command. It is pure Go (the crawl
-// Lambda builds with CGO_ENABLED=0).
+// Imported by crawl, query, pipeline, ingest and bronze. It is pure Go
+// (the crawl Lambda builds with CGO_ENABLED=0).
 package catalog
 
 import (
@@ -27,19 +33,16 @@ var ErrNotFound = errors.New("catalog: not found")
 // already exists with a different definition.
 var ErrConflict = errors.New("catalog: conflicting update")
 
-// ErrInvalid is returned (wrapped) for a name, column or partition the
-// catalog cannot hold.
+// ErrInvalid is returned (wrapped) for a name or column the catalog cannot
+// hold.
 var ErrInvalid = errors.New("catalog: invalid definition")
 
 // Format is the file format of a table's objects.
 type Format string
 
-const (
-	// FormatParquet is Apache Parquet (silver, discarded).
-	FormatParquet Format = "parquet"
-	// FormatJSON is one JSON document per object (the meta tables).
-	FormatJSON Format = "json"
-)
+// FormatJSON is one JSON document per object, the format of the meta
+// tables.
+const FormatJSON Format = "json"
 
 // Column is a column of a table. Type is a Hive type as the Glue Data
 // Catalog and Athena spell it: boolean, tinyint, smallint, int, bigint,
@@ -56,8 +59,8 @@ type Table struct {
 	Name        string `json:"name"`
 	Description string `json:"description,omitempty"`
 	// Location is the table's prefix relative to the lake root, ending in
-	// "/" (e.g. "silver/staging/orders/"). Backends map it to their own
-	// form (Glue: s3://bucket/prefix/silver/staging/orders/).
+	// "/" (e.g. "_meta/watermarks/history/"). Backends map it to their own
+	// form (Glue: s3://bucket/prefix/_meta/watermarks/history/).
 	Location string `json:"location"`
 	Format   Format `json:"format"`
 	// Files, when set, is a glob that the names of the table's objects
@@ -67,24 +70,10 @@ type Table struct {
 	Files string `json:"files,omitempty"`
 	// Columns are the columns stored in the files, in order.
 	Columns []Column `json:"columns"`
-	// PartitionKeys are the Hive partition columns (<name>=<value> folders
-	// under Location), not stored in the files.
-	PartitionKeys []Column `json:"partition_keys,omitempty"`
-	// PrimaryKey and Cursor, when set, define the table's current view:
-	// the row with the greatest Cursor per PrimaryKey.
-	PrimaryKey []string `json:"primary_key,omitempty"`
-	Cursor     string   `json:"cursor,omitempty"`
 
 	// Version identifies the stored definition; it is set by GetTable and
 	// ListTables and is the condition of PutTable. Empty for a new table.
 	Version string `json:"-"`
-}
-
-// Partition is one partition of a table: its key values, in the order of
-// the table's PartitionKeys, and its prefix relative to the lake root.
-type Partition struct {
-	Values   []string `json:"values"`
-	Location string   `json:"location"`
 }
 
 // Catalog is implemented by every backend. Every method is safe for
@@ -110,25 +99,6 @@ type Catalog interface {
 	// else it returns an error wrapping ErrConflict (or ErrNotFound when
 	// the table is gone). The database must exist (ErrNotFound otherwise).
 	PutTable(ctx context.Context, t *Table) error
-
-	// AddPartitions registers partitions of an existing table (ErrNotFound
-	// otherwise). Partitions that exist already are success, so a retried
-	// crawl is harmless.
-	AddPartitions(ctx context.Context, database, table string, parts []Partition) error
-
-	// ListPartitions returns the table's partitions sorted by their values.
-	ListPartitions(ctx context.Context, database, table string) ([]Partition, error)
-}
-
-// CurrentViewer is implemented by catalogs that keep views for an engine
-// that reads them from the catalog: the Glue Data Catalog, for Athena.
-// The local catalog keeps none; the query layer makes its views itself.
-// The crawl step checks for it with a type assertion.
-type CurrentViewer interface {
-	// PutCurrentView creates or replaces the view layout.CurrentName(t.Name) in
-	// t's database: the latest version of each primary key of t by its
-	// cursor. t must have a primary key and a cursor.
-	PutCurrentView(ctx context.Context, t *Table) error
 }
 
 // maxUpdateAttempts bounds Update's optimistic retries.
@@ -179,8 +149,7 @@ func Update(ctx context.Context, c Catalog, database, name string, fn func(cur *
 func SameDefinition(a, b *Table) bool {
 	return a.Database == b.Database && a.Name == b.Name && a.Description == b.Description &&
 		a.Location == b.Location && a.Format == b.Format && a.Files == b.Files &&
-		slices.Equal(a.Columns, b.Columns) && slices.Equal(a.PartitionKeys, b.PartitionKeys) &&
-		slices.Equal(a.PrimaryKey, b.PrimaryKey) && a.Cursor == b.Cursor
+		slices.Equal(a.Columns, b.Columns)
 }
 
 // nameRE is what a database, table or column name may be: a lower-case
@@ -209,7 +178,7 @@ func (t *Table) Validate() error {
 	if t.Location == "" || t.Location[len(t.Location)-1] != '/' {
 		return bad("location %q must be a prefix ending in /", t.Location)
 	}
-	if t.Format != FormatParquet && t.Format != FormatJSON {
+	if t.Format != FormatJSON {
 		return bad("unknown format %q", t.Format)
 	}
 	if strings.ContainsAny(t.Files, "/'\\") {
@@ -219,7 +188,7 @@ func (t *Table) Validate() error {
 		return bad("no columns")
 	}
 	seen := map[string]bool{}
-	for _, c := range slices.Concat(t.Columns, t.PartitionKeys) {
+	for _, c := range t.Columns {
 		if err := ValidName("column", c.Name); err != nil {
 			return err
 		}
@@ -231,34 +200,8 @@ func (t *Table) Validate() error {
 			return bad("column %q has no type", c.Name)
 		}
 	}
-	for _, k := range append(slices.Clone(t.PrimaryKey), t.Cursor) {
-		if k != "" && !seen[k] {
-			return bad("key column %q is not a column", k)
-		}
-	}
 	return nil
 }
-
-// Validate checks a partition against its table.
-func (p *Partition) Validate(t *Table) error {
-	if len(p.Values) != len(t.PartitionKeys) {
-		return fmt.Errorf("catalog: partition %v of %s.%s: %d values for %d partition keys: %w",
-			p.Values, t.Database, t.Name, len(p.Values), len(t.PartitionKeys), ErrInvalid)
-	}
-	for _, v := range p.Values {
-		if !partValueRE.MatchString(v) {
-			return fmt.Errorf("catalog: partition value %q of %s.%s: only letters, digits and -_.:+ allowed: %w", v, t.Database, t.Name, ErrInvalid)
-		}
-	}
-	if p.Location == "" || p.Location[len(p.Location)-1] != '/' {
-		return fmt.Errorf("catalog: partition %v of %s.%s: location %q must be a prefix ending in /: %w", p.Values, t.Database, t.Name, p.Location, ErrInvalid)
-	}
-	return nil
-}
-
-// partValueRE is what a partition value may be: safe as a key segment, in
-// a Hive path and in SQL string literals.
-var partValueRE = regexp.MustCompile(`^[A-Za-z0-9_\-:+][A-Za-z0-9_.\-:+]{0,254}$`)
 
 // SplitTypeList splits a comma-separated list of Hive types (the inside of
 // struct<...> or map<...>) at the commas outside <...> and (...).

@@ -9,6 +9,7 @@ package contract
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -117,6 +118,31 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// String spells d as a Go duration ("168h0m0s").
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// Set implements flag.Value: "7d" or a Go duration.
+func (d *Duration) Set(s string) error {
+	v, err := parseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON spells d as a Go duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// UnmarshalJSON reads "7d" or a Go duration.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration is a string (a whole number of days like 7d, or like 36h): %w", err)
+	}
+	return d.Set(s)
 }
 
 // parseDuration parses "7d" or a Go duration.

@@ -1,6 +1,7 @@
 package contract
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -158,5 +159,47 @@ func TestLoadFSReadsEmbeddedRules(t *testing.T) {
 	}
 	if !strings.Contains(string(rules), "Rules") {
 		t.Errorf("ReadRules = %.80q, want a DQDL ruleset", rules)
+	}
+}
+
+// TestDurationJSONAndFlag: a Duration reads "7d" and Go durations from
+// JSON and from a flag, writes a Go duration, and refuses anything else
+// naming it.
+func TestDurationJSONAndFlag(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		err  bool
+	}{
+		{`"3d"`, 72 * time.Hour, false},
+		{`"90m"`, 90 * time.Minute, false},
+		{`"soon"`, 0, true},
+		{`72`, 0, true},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			var d Duration
+			err := json.Unmarshal([]byte(tc.in), &d)
+			if (err != nil) != tc.err || time.Duration(d) != tc.want {
+				t.Fatalf("unmarshal %s: %v, %v; want %v (error: %v)", tc.in, time.Duration(d), err, tc.want, tc.err)
+			}
+			if tc.err {
+				if !strings.Contains(err.Error(), "7d") {
+					t.Errorf("error %q does not say what a duration looks like", err)
+				}
+				return
+			}
+			b, err := json.Marshal(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var back Duration
+			if err := json.Unmarshal(b, &back); err != nil || back != d {
+				t.Errorf("round trip of %v through %s: %v, %v", time.Duration(d), b, time.Duration(back), err)
+			}
+			var f Duration
+			if err := f.Set(strings.Trim(tc.in, `"`)); err != nil || f != d {
+				t.Errorf("Set(%s) = %v, %v; want %v", tc.in, time.Duration(f), err, time.Duration(d))
+			}
+		})
 	}
 }

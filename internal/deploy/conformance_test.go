@@ -27,10 +27,16 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/medallionlake/lake/internal/asl"
+	"github.com/medallionlake/lake/internal/bronze/bronzetest"
 	"github.com/medallionlake/lake/internal/catalog/gluecatalog"
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/iamrec"
+	"github.com/medallionlake/lake/internal/icecatalog"
+	"github.com/medallionlake/lake/internal/icecatalog/gluepointer"
+	"github.com/medallionlake/lake/internal/icetable"
+	"github.com/medallionlake/lake/internal/icetable/icetabletest"
 	"github.com/medallionlake/lake/internal/ingest"
+	"github.com/medallionlake/lake/internal/maintain"
 	"github.com/medallionlake/lake/internal/metrics"
 	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/seed"
@@ -68,6 +74,7 @@ type function struct {
 	task string
 	arn  string
 	env  map[string]string
+	lake store.Store // its lake bucket, its requests recorded
 	log  iamrec.Log
 	emf  syncBuffer
 	p    *pipeline.Pipeline
@@ -100,11 +107,15 @@ type conformance struct {
 	buckets map[string]store.Store // the real bucket behind each of the template's bucket names
 	lake    string                 // the lake bucket's name
 	flaky   *flakyReads            // the route function's lake store
-	machine *asl.Machine
-	role    string // the state machine's role
-	source  string // the source database's URL
-	mu      sync.Mutex
-	invokes []iamrec.Request // the state machine's lambda:InvokeFunction requests
+	// machines are the state machines by logical id, roles their roles.
+	machines map[string]*asl.Machine
+	roles    map[string]string
+	source   string // the source database's URL
+	glue     *glue.Client
+	account  iamrec.Account
+	mu       sync.Mutex
+	invokes  map[string][]iamrec.Request // each role's lambda:InvokeFunction requests
+	tables   []*contract.Table
 }
 
 func TestIAMConformance(t *testing.T) {
@@ -112,19 +123,20 @@ func TestIAMConformance(t *testing.T) {
 	c := newConformance(t)
 	db := seedSource(t, ctx, c)
 
-	run := func(what string, input any) *asl.Execution {
+	runOn := func(machine, what string, input any) *asl.Execution {
 		t.Helper()
 		raw, ok := input.(json.RawMessage)
 		if !ok {
 			raw, _ = json.Marshal(input)
 		}
-		exec, err := c.machine.Run(ctx, raw, asl.RunOptions{})
+		exec, err := c.machines[machine].Run(ctx, raw, asl.RunOptions{})
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
 		t.Logf("%s: %s %s", what, exec.Status, exec.Error)
 		return exec
 	}
+	run := func(what string, input any) *asl.Execution { t.Helper(); return runOn("Pipeline", what, input) }
 	succeeded := func(what string, exec *asl.Execution) {
 		t.Helper()
 		if exec.Status != asl.StatusSucceeded {
@@ -148,7 +160,7 @@ func TestIAMConformance(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(50 * time.Millisecond) // ingest's margin
-	succeeded("scheduled start", run("scheduled start", c.scheduleInput(t)))
+	succeeded("scheduled start", run("scheduled start", c.scheduleInput(t, "Pipeline")))
 
 	// The validate path for every object in landing: the first one's
 	// ranged reads turn bad once route has written its first outputs (an
@@ -180,8 +192,71 @@ func TestIAMConformance(t *testing.T) {
 		t.Fatalf("object of a table without a contract: %s, want FAILED", exec.Status)
 	}
 
+	// The maintenance of the Iceberg tables, started by its schedule,
+	// over the tables the pipeline committed to and many small objects
+	// more.
+	ice := c.iceberg(t, nil)
+	orders := c.tables[0]
+	want := icetabletest.Want{} // what the pipeline committed, and then the small objects
+	for _, k := range icetabletest.Kinds {
+		want[k] = icetabletest.Read(t, ice, orders, k)
+	}
+	want = icetabletest.Fill(t, ice, orders, "conformance", 4, 100, want)
+	exec := runOn("Maintenance", "scheduled maintenance", c.scheduleInput(t, "Maintenance"))
+	succeeded("scheduled maintenance", exec)
+	var report maintain.Report
+	if err := json.Unmarshal(exec.Output, &report); err != nil || report.Maintained != 3 {
+		t.Errorf("maintenance output %s (%v), want the 3 tables of orders maintained", exec.Output, err)
+	}
+	for _, res := range report.Tables {
+		if m := res.Maintenance; m == nil || m.RewrittenDataFiles == 0 || m.DataFiles != m.Partitions {
+			t.Errorf("%s: %+v, want its small files compacted", res.Kind, m)
+		}
+	}
+	icetabletest.Check(t, ice, orders, want)
+	// An object whose files were written and never committed (a commit
+	// step that crashed): a maintenance started by hand with a short
+	// orphan age removes them.
+	icetabletest.Write(t, ice, orders, icetable.Silver, icetable.Object{Key: "bronze/landing/orders/crashed.parquet", ETag: "e"},
+		[]bronzetest.Order{icetabletest.Order(1, 9), icetabletest.Order(2, 9)})
+	time.Sleep(1100 * time.Millisecond)
+	exec = runOn("Maintenance", "manual maintenance", json.RawMessage(`{"source":"manual","orphan_age":"1s"}`))
+	succeeded("manual maintenance", exec)
+	report = maintain.Report{}
+	if err := json.Unmarshal(exec.Output, &report); err != nil || report.Tables[0].Maintenance.RemovedOrphans == 0 {
+		t.Errorf("maintenance output %s (%v), want the uncommitted files of silver.orders removed", exec.Output, err)
+	}
+	icetabletest.Check(t, ice, orders, want)
+
 	c.checkPolicies(t)
 	c.checkMetrics(t)
+}
+
+// iceberg opens the lake's Iceberg tables as a function configured with
+// env does, their pointers in Glue: with the calls recorded to log, or,
+// with a nil log, as the test itself.
+func (c *conformance) iceberg(t *testing.T, f *function) *icetable.Lake {
+	t.Helper()
+	var env map[string]string
+	var lake store.Store
+	if f != nil {
+		env, lake = f.env, f.lake
+	} else {
+		env, lake = c.fns[0].env, c.buckets[c.lake]
+	}
+	prefix := env[pipeline.EnvGlueDatabasePrefix]
+	if prefix == "" {
+		prefix = c.s.params["NamePrefix"].(string) + "_"
+	}
+	b := icecatalog.Backend(gluepointer.New(c.glue, "", gluepointer.WithDatabasePrefix(prefix)))
+	if f != nil {
+		b = iamrec.IcebergBackend(b, c.account, func(ns string) string { return prefix + ns }, &f.log)
+	}
+	ice, err := pipeline.OpenIceberg(lake, env[pipeline.EnvLake], b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ice
 }
 
 func newConformance(t *testing.T) *conformance {
@@ -230,12 +305,14 @@ func newConformance(t *testing.T) *conformance {
 		}
 	}
 
-	c := &conformance{s: s, buckets: map[string]store.Store{}, source: pg.String()}
+	c := &conformance{s: s, buckets: map[string]store.Store{}, source: pg.String(), glue: glueClient, account: account,
+		machines: map[string]*asl.Machine{}, roles: map[string]string{}, invokes: map[string][]iamrec.Request{}}
 	tables, err := contract.LoadFS(schemas.FS)
 	if err != nil {
 		t.Fatal(err)
 	}
-	handlers := map[string]asl.Handler{}
+	c.tables = tables
+	handlers := map[string]func(role string) asl.Handler{}
 	for _, r := range tp.ofType("AWS::Serverless::Function") {
 		f := &function{res: r, task: functionName(r)}
 		arn, err := s.getAtt(r.name, "Arn")
@@ -256,20 +333,28 @@ func newConformance(t *testing.T) *conformance {
 			lake = c.flaky
 		}
 		cfg.Lake = iamrec.Store(lake, c.bucketInfo(t, lakeURL), account, &f.log)
+		f.lake = cfg.Lake
 		if u := f.env[pipeline.EnvArchive]; u != "" {
 			b, _, _ := pipeline.S3Location(u)
 			cfg.Archive = iamrec.Store(c.bucket(t, b), c.bucketInfo(t, u), account, &f.log)
 		}
-		root := "s3://" + cfg.Bucket
-		if cfg.Prefix != "" {
-			root += "/" + cfg.Prefix
+		needs := pipeline.NeedsOf(f.task)
+		prefix := f.env[pipeline.EnvGlueDatabasePrefix]
+		if needs.Catalog {
+			root := "s3://" + cfg.Bucket
+			if cfg.Prefix != "" {
+				root += "/" + cfg.Prefix
+			}
+			gc, err := gluecatalog.New(glueClient, root, gluecatalog.WithDatabasePrefix(prefix))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Catalog = iamrec.Catalog(gc, account, gc.DatabaseName, &f.log)
 		}
-		gc, err := gluecatalog.New(glueClient, root, gluecatalog.WithDatabasePrefix(f.env[pipeline.EnvGlueDatabasePrefix]))
-		if err != nil {
-			t.Fatal(err)
+		if needs.Tables {
+			cfg.Iceberg = c.iceberg(t, f)
 		}
-		cfg.Catalog = iamrec.Catalog(gc, account, gc.DatabaseName, &f.log)
-		if arn := f.env[pipeline.EnvSourceSecret]; arn != "" {
+		if arn := f.env[pipeline.EnvSourceSecret]; needs.Source {
 			// What FromEnv reads at init; the test's cluster has no TLS,
 			// which the URL from the secret requires, so the run connects
 			// with the test's own URL to the same database.
@@ -295,18 +380,19 @@ func newConformance(t *testing.T) *conformance {
 		}
 		f.p = pipeline.New(cfg)
 		h := f.p.Handler(f.task)
-		if h == nil {
-			t.Fatalf("%s: no task %q in the pipeline", r.name, f.task)
-		}
-		handlers[f.arn] = func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
-			c.mu.Lock()
-			c.invokes = append(c.invokes, iamrec.Request{Action: "lambda:InvokeFunction", Resource: f.arn, Call: "state machine: " + f.task})
-			c.mu.Unlock()
-			return h(ctx, in)
+		handlers[f.arn] = func(role string) asl.Handler {
+			return func(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
+				c.mu.Lock()
+				c.invokes[role] = append(c.invokes[role], iamrec.Request{Action: "lambda:InvokeFunction", Resource: f.arn, Call: "state machine: " + f.task})
+				c.mu.Unlock()
+				return h(ctx, in)
+			}
 		}
 		c.fns = append(c.fns, f)
 	}
-	c.machine = c.loadMachine(t, handlers)
+	for _, sm := range tp.ofType("AWS::Serverless::StateMachine") {
+		c.loadMachine(t, sm, handlers)
+	}
 	return c
 }
 
@@ -370,16 +456,14 @@ func (c *conformance) bucketInfo(t *testing.T, u string) iamrec.Bucket {
 	return iamrec.Bucket{}
 }
 
-// loadMachine loads the state machine's definition with its
-// DefinitionSubstitutions resolved, the functions' ARNs bound to handlers.
-func (c *conformance) loadMachine(t *testing.T, handlers map[string]asl.Handler) *asl.Machine {
+// loadMachine loads the state machine sm's definition with its
+// DefinitionSubstitutions resolved, the functions' ARNs bound to their
+// handlers, which record the invocations as requests of sm's role.
+func (c *conformance) loadMachine(t *testing.T, sm resource, handlers map[string]func(role string) asl.Handler) {
 	t.Helper()
-	sms := c.s.tp.ofType("AWS::Serverless::StateMachine")
-	if len(sms) != 1 {
-		t.Fatalf("%d state machines, want 1", len(sms))
-	}
-	props := path(sms[0].node, "Properties")
-	c.role = refTarget(get(props, "Role"))
+	props := path(sm.node, "Properties")
+	role := refTarget(get(props, "Role"))
+	c.roles[sm.name] = role
 	def, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), text(get(props, "DefinitionUri"))))
 	if err != nil {
 		t.Fatal(err)
@@ -392,26 +476,33 @@ func (c *conformance) loadMachine(t *testing.T, handlers map[string]asl.Handler)
 	for k, val := range v.(map[string]any) {
 		subs[k] = fmt.Sprint(val)
 	}
-	m, err := asl.Load(def, asl.Options{Name: "conf-pipeline", Substitutions: subs, Handlers: handlers})
+	bound := map[string]asl.Handler{}
+	for arn, h := range handlers {
+		bound[arn] = h(role)
+	}
+	name, err := c.s.str(get(props, "Name"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	m, err := asl.Load(def, asl.Options{Name: name, Substitutions: subs, Handlers: bound})
+	if err != nil {
+		t.Fatalf("%s: %v", sm.name, err)
+	}
+	c.machines[sm.name] = m
 }
 
-// scheduleInput is the input the template's schedule starts the pipeline
-// with.
-func (c *conformance) scheduleInput(t *testing.T) json.RawMessage {
+// scheduleInput is the input the template's schedule of the state
+// machine machine starts it with.
+func (c *conformance) scheduleInput(t *testing.T, machine string) json.RawMessage {
 	t.Helper()
-	sm := c.s.tp.ofType("AWS::Serverless::StateMachine")[0]
 	var in string
-	pairs(path(sm.node, "Properties", "Events"), func(_ string, ev *yaml.Node) {
+	pairs(path(c.s.tp.resource(machine).node, "Properties", "Events"), func(_ string, ev *yaml.Node) {
 		if text(get(ev, "Type")) == "ScheduleV2" {
 			in = text(path(ev, "Properties", "Input"))
 		}
 	})
 	if !json.Valid([]byte(in)) {
-		t.Fatalf("the schedule's Input %q is not JSON", in)
+		t.Fatalf("%s: the schedule's Input %q is not JSON", machine, in)
 	}
 	return json.RawMessage(in)
 }
@@ -521,13 +612,16 @@ func (c *conformance) checkPolicies(t *testing.T) {
 		}
 		subjects = append(subjects, subject{f.res.name, sts, f.log.Requests()})
 	}
-	sts, err := roleStatements(c.s, c.role)
-	if err != nil {
-		t.Fatal(err)
+	for _, machine := range slices.Sorted(maps.Keys(c.roles)) {
+		role := c.roles[machine]
+		sts, err := roleStatements(c.s, role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.mu.Lock()
+		subjects = append(subjects, subject{role + " (state machine " + machine + ")", sts, slices.Clone(c.invokes[role])})
+		c.mu.Unlock()
 	}
-	c.mu.Lock()
-	subjects = append(subjects, subject{c.role + " (state machine)", sts, slices.Clone(c.invokes)})
-	c.mu.Unlock()
 
 	var table strings.Builder
 	fmt.Fprintf(&table, "\n| function | granted actions | actions its run recorded |\n| --- | --- | --- |\n")

@@ -91,11 +91,13 @@ func TestNamesUsePrefix(t *testing.T) {
 			t.Errorf("%s: %s %q does not use NamePrefix", r.name, prop, v)
 		}
 	}
-	pairs(path(tp.resource("Pipeline").node, "Properties", "Events"), func(ev string, n *yaml.Node) {
-		if name := path(n, "Properties", "Name"); text(get(n, "Type")) == "ScheduleV2" && !strings.Contains(text(name), "${NamePrefix}") {
-			t.Errorf("schedule %s: Name %q does not use NamePrefix", ev, text(name))
-		}
-	})
+	for _, sm := range tp.ofType("AWS::Serverless::StateMachine") {
+		pairs(path(sm.node, "Properties", "Events"), func(ev string, n *yaml.Node) {
+			if name := path(n, "Properties", "Name"); text(get(n, "Type")) == "ScheduleV2" && !strings.Contains(text(name), "${NamePrefix}") {
+				t.Errorf("%s schedule %s: Name %q does not use NamePrefix", sm.name, ev, text(name))
+			}
+		})
+	}
 	var crawlPrefix string
 	for _, f := range tp.ofType("AWS::Serverless::Function") {
 		if v := path(f.node, "Properties", "Environment", "Variables", pipeline.EnvGlueDatabasePrefix); v != nil {
@@ -187,7 +189,7 @@ func TestStartsAreConfined(t *testing.T) {
 }
 
 // TestAlarms checks that an operator hears of what goes wrong: failed,
-// timed-out and aborted executions, every queue's depth (the dead-letter
+// timed-out and aborted executions of every state machine, every queue's depth (the dead-letter
 // queues), and a table's discard rate above DiscardRateThreshold, each
 // notifying the alarm topic, which AlarmEmail subscribes to when set.
 func TestAlarms(t *testing.T) {
@@ -218,7 +220,12 @@ func TestAlarms(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"ExecutionsFailed Pipeline", "ExecutionsTimedOut Pipeline", "ExecutionsAborted Pipeline", "discard rate per table"}
+	want := []string{"discard rate per table"}
+	for _, sm := range tp.ofType("AWS::Serverless::StateMachine") {
+		for _, m := range []string{"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"} {
+			want = append(want, m+" "+sm.name)
+		}
+	}
 	for _, q := range tp.ofType("AWS::SQS::Queue") {
 		want = append(want, "ApproximateNumberOfMessagesVisible "+q.name)
 	}

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/testenv"
 	"gopkg.in/yaml.v3"
 )
@@ -278,6 +279,8 @@ var wildcardExceptions = map[string]string{
 	"LakeKey/AccountAdministersThroughIam": `in a key policy, Resource "*" is the key itself; kms:* for the account root delegates to IAM`,
 	"PipelineRole/LogsDelivery":            `CloudWatch Logs vended-log delivery actions support only Resource "*"`,
 	"PipelineRole/XRayWrite":               `X-Ray trace and sampling actions support only Resource "*"`,
+	"MaintenanceRole/LogsDelivery":         `CloudWatch Logs vended-log delivery actions support only Resource "*"`,
+	"MaintenanceRole/XRayWrite":            `X-Ray trace and sampling actions support only Resource "*"`,
 }
 
 var (
@@ -517,7 +520,7 @@ var allowedEnvironment = map[string][]string{
 	"LAKE_METRICS_NAMESPACE":    nil, // every function
 	"LAKE_ARCHIVE_URL":          {"route"},
 	"LAKE_SOURCE_SECRET_ARN":    {"plan", "ingest"},
-	"LAKE_GLUE_DATABASE_PREFIX": {"crawl"},
+	"LAKE_GLUE_DATABASE_PREFIX": {"route", "crawl", "maintain"},
 	"LAKE_INGEST_PARTS":         {"plan"},
 }
 
@@ -621,9 +624,9 @@ func TestNoPlaintextSecrets(t *testing.T) {
 	}
 }
 
-// taskNames are the Lambda functions of the pipeline, by the folder
+// taskNames are the Lambda functions of the state machines, by the folder
 // tasks/<name> that holds each one's main package.
-var taskNames = []string{"crawl", "ingest", "plan", "recordfailure", "route", "validate"}
+var taskNames = slices.Sorted(slices.Values(pipeline.TaskNames))
 
 // functionName is the task name of a function, the folder tasks/<name>
 // of its main package: its logical id without "Function", in lower case
@@ -722,22 +725,59 @@ func TestBucketsHardened(t *testing.T) {
 	}
 }
 
-// TestPipelineInvokesOnlyOwnFunctions checks the state machine's role: it
-// may invoke the template's functions and nothing else, and its only other
-// grants are log delivery and X-Ray.
-func TestPipelineInvokesOnlyOwnFunctions(t *testing.T) {
+// TestStateMachinesInvokeOnlyOwnFunctions checks each state machine's
+// role: it may invoke exactly the functions its definition calls (its
+// DefinitionSubstitutions' !GetAtt <Function>.Arn) and nothing else, and
+// its only other grants are log delivery and X-Ray; every function is
+// called by a state machine, and no two share a role.
+func TestStateMachinesInvokeOnlyOwnFunctions(t *testing.T) {
 	tp := repoTemplate(t)
 	sms := tp.ofType("AWS::Serverless::StateMachine")
-	if len(sms) != 1 {
-		t.Fatalf("%d state machines, want 1", len(sms))
+	var all []string
+	roles := map[string]string{}
+	for _, sm := range sms {
+		t.Run(sm.name, func(t *testing.T) {
+			role := refTarget(path(sm.node, "Properties", "Role"))
+			if role == "" || tp.resource(role) == nil {
+				t.Fatalf("Role = %q, want !GetAtt of a role in this template", text(path(sm.node, "Properties", "Role")))
+			}
+			if other, ok := roles[role]; ok {
+				t.Errorf("shares its role %s with %s", role, other)
+			}
+			roles[role] = sm.name
+			if get(path(sm.node, "Properties"), "Policies") != nil {
+				t.Errorf("has Policies besides its Role")
+			}
+			var calls []string
+			pairs(path(sm.node, "Properties", "DefinitionSubstitutions"), func(_ string, v *yaml.Node) {
+				if target := refTarget(v); intrinsicName(v) == "Fn::GetAtt" && tp.resource(target) != nil && tp.resource(target).typ == "AWS::Serverless::Function" {
+					calls = append(calls, target)
+				}
+			})
+			invoked := roleInvokes(t, tp, role)
+			sort.Strings(invoked)
+			sort.Strings(calls)
+			if !slices.Equal(invoked, calls) {
+				t.Errorf("its role invokes %v, want exactly the functions its definition calls %v", invoked, calls)
+			}
+			all = append(all, invoked...)
+		})
 	}
-	role := refTarget(path(sms[0].node, "Properties", "Role"))
-	if role == "" || tp.resource(role) == nil {
-		t.Fatalf("state machine Role = %q, want !GetAtt of a role in this template", text(path(sms[0].node, "Properties", "Role")))
+	var want []string
+	for _, fn := range tp.ofType("AWS::Serverless::Function") {
+		want = append(want, fn.name)
 	}
-	if get(path(sms[0].node, "Properties"), "Policies") != nil {
-		t.Errorf("state machine has Policies besides its Role")
+	sort.Strings(all)
+	sort.Strings(want)
+	if !slices.Equal(all, want) {
+		t.Errorf("the state machines invoke %v, want every function once %v", all, want)
 	}
+}
+
+// roleInvokes lists the functions role may invoke, and fails t on any
+// grant but invoking this template's functions, log delivery and X-Ray.
+func roleInvokes(t *testing.T, tp *template, role string) []string {
+	t.Helper()
 	var invoked []string
 	for _, st := range tp.statements() {
 		if st.resource != role {
@@ -758,17 +798,9 @@ func TestPipelineInvokesOnlyOwnFunctions(t *testing.T) {
 				}
 			case strings.HasPrefix(a, "logs:") && st.sid == "LogsDelivery", strings.HasPrefix(a, "xray:") && st.sid == "XRayWrite":
 			default:
-				t.Errorf("%s: action %q; the state machine may only invoke its functions and deliver logs and traces", st.id(), a)
+				t.Errorf("%s: action %q; a state machine may only invoke its functions and deliver logs and traces", st.id(), a)
 			}
 		}
 	}
-	var want []string
-	for _, fn := range tp.ofType("AWS::Serverless::Function") {
-		want = append(want, fn.name)
-	}
-	sort.Strings(invoked)
-	sort.Strings(want)
-	if !slices.Equal(invoked, want) {
-		t.Errorf("state machine invokes %v, want exactly %v", invoked, want)
-	}
+	return invoked
 }

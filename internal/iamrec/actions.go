@@ -32,7 +32,7 @@ func glue(action string) []need {
 // calls is what AWS authorizes for each call the wrappers see: the one
 // place that maps the lake's store, catalog and secret calls to IAM. The
 // rows follow what the AWS backends send (store/s3store,
-// catalog/gluecatalog, pipeline.SourceFromSecret); a new method or a
+// catalog/gluecatalog, icecatalog/gluepointer, pipeline.SourceFromSecret); a new method or a
 // backend that sends other requests changes its row here.
 var calls = map[string][]need{
 	// store.Store on S3. A PUT to a bucket with SSE-KMS has S3 ask KMS
@@ -63,10 +63,14 @@ var calls = map[string][]need{
 	// known version, checks it and updates.
 	"catalog.PutTable create": append(glue("glue:CreateTable"), glue("glue:GetTable")...),
 	"catalog.PutTable update": append(glue("glue:GetTable"), glue("glue:UpdateTable")...),
-	"catalog.AddPartitions":   append(glue("glue:GetTable"), glue("glue:BatchCreatePartition")...),
-	"catalog.ListPartitions":  glue("glue:GetPartitions"),
-	// A view is created, or replaced when it exists: either may happen.
-	"catalog.PutCurrentView": append(glue("glue:CreateTable"), glue("glue:UpdateTable")...),
+
+	// icecatalog.Backend on the Glue Data Catalog (gluepointer): a
+	// table's pointer is read with GetTable, created (after the database
+	// is looked up; the deployment creates the databases) with
+	// CreateTable, and swapped by reading it again and UpdateTable.
+	"iceberg.Get":    glue("glue:GetTable"),
+	"iceberg.Create": append([]need{{"glue:GetDatabase", onCatalog}, {"glue:GetDatabase", onDatabase}}, glue("glue:CreateTable")...),
+	"iceberg.Swap":   append(glue("glue:GetTable"), glue("glue:UpdateTable")...),
 
 	// Secrets Manager: the value is decrypted with the secret's key, by
 	// Secrets Manager on the caller's behalf.

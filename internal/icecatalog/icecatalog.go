@@ -52,6 +52,7 @@ import (
 	"github.com/apache/iceberg-go/table"
 
 	"github.com/medallionlake/lake/internal/icebergio"
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/store"
 )
 
@@ -142,7 +143,8 @@ func (c *Catalog) FS() *icebergio.FS { return c.fs }
 var nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,127}$`)
 
 // Resolve checks ident (namespace, name: lower-case letters, digits and _)
-// and returns the table it names, at <lake root>/<namespace>/<name>.
+// and returns the table it names, at <lake root>/<namespace>/<name>
+// (layout.IcebergLocation).
 func (c *Catalog) Resolve(ident table.Identifier) (Table, error) {
 	if len(ident) != 2 {
 		return Table{}, fmt.Errorf("icecatalog: table %q: want namespace.name", strings.Join(ident, "."))
@@ -152,7 +154,7 @@ func (c *Catalog) Resolve(ident table.Identifier) (Table, error) {
 			return Table{}, fmt.Errorf("icecatalog: table %q: %q is not a lower-case identifier (a-z, 0-9, _)", strings.Join(ident, "."), part)
 		}
 	}
-	return Table{Namespace: ident[0], Name: ident[1], Location: c.fs.Location(ident[0] + "/" + ident[1])}, nil
+	return Table{Namespace: ident[0], Name: ident[1], Location: c.fs.Location(strings.TrimSuffix(layout.IcebergLocation(ident[0], ident[1]), "/"))}, nil
 }
 
 // CorruptMetadataError is a metadata file that cannot be read as Iceberg

@@ -1,6 +1,7 @@
 package icetable_test
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -32,7 +33,9 @@ func benchRows(t *testing.T) int64 {
 //     LAKE_BENCH_ROWS rows (write + merge commit) against writing those
 //     5,000 rows alone (write + append commit to silver), keys drawn at
 //     random over the whole table and, second, among the newest 1% of
-//     keys; the median of 5 rounds of each, and their ratio;
+//     keys; the median of 5 rounds of each, and their ratio, with the
+//     key indexes and, alternating with those rounds, without them (as
+//     merges ran before them);
 //  2. concurrency: 16 objects of 5,000 rows with overlapping keys merged
 //     into that _current at once: all commit, and the attempts they took.
 func TestBenchIceberg(t *testing.T) {
@@ -65,13 +68,49 @@ func TestBenchIceberg(t *testing.T) {
 		slices.Sort(ids)
 		return ids
 	}
+	ctx := t.Context()
+	indexes := map[string][]byte{}
+	var indexBytes int
+	for info, err := range f.st.List(ctx, "silver/orders_current/keys/") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := f.fs.WithContext(ctx).ReadFile(f.fs.Location(info.Key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		indexes[info.Key] = b
+		indexBytes += len(b)
+	}
+	t.Logf("BENCH key indexes: %d, %.2f MB (%.3f bytes a row)", len(indexes), float64(indexBytes)/1e6, float64(indexBytes)/float64(n))
+
+	setIndexes := func(on bool) {
+		for k, b := range indexes {
+			var err error
+			if on {
+				_, err = f.st.Put(ctx, k, bytes.NewReader(b), nil)
+			} else {
+				err = f.st.Delete(ctx, k)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// rounds alternate with and without the key indexes (without them,
+	// the merge reads the key column, as it did before them), so that
+	// both see the same table
+	modes := []string{"key indexes", "no key indexes"}
 	round := 2
 	for _, keys := range []struct {
 		name   string
 		lo, hi int64
 	}{{"random keys", 0, n}, {"newest 1% of keys", n - n/100, n}} {
-		var appendT, mergeT []time.Duration
-		for r := range 5 {
+		appendT, mergeT := map[string][]time.Duration{}, map[string][]time.Duration{}
+		for r := range 10 {
+			mode := modes[r%2]
+			setIndexes(mode == "key indexes")
 			round++
 			rows := updates(round, pick(keys.lo, keys.hi, 5000)...)
 			t0 := time.Now()
@@ -82,12 +121,15 @@ func TestBenchIceberg(t *testing.T) {
 			if c.Replaced != 5000 {
 				t.Fatalf("round %d: merge replaced %d rows, want 5000", r, c.Replaced)
 			}
-			appendT, mergeT = append(appendT, t1.Sub(t0)), append(mergeT, t2.Sub(t1))
+			appendT[mode], mergeT[mode] = append(appendT[mode], t1.Sub(t0)), append(mergeT[mode], t2.Sub(t1))
 		}
-		a, mg := median(appendT), median(mergeT)
-		t.Logf("BENCH merge cost (%s): write+append 5,000 rows %v, write+merge into %d rows %v: ratio %.2f (target <= 3)",
-			keys.name, a.Round(time.Millisecond), n, mg.Round(time.Millisecond), float64(mg)/float64(a))
+		for _, mode := range modes {
+			a, mg := median(appendT[mode]), median(mergeT[mode])
+			t.Logf("BENCH merge cost (%s, %s): write+append 5,000 rows %v, write+merge into %d rows %v: ratio %.2f (target <= 3)",
+				keys.name, mode, a.Round(time.Millisecond), n, mg.Round(time.Millisecond), float64(mg)/float64(a))
+		}
 	}
+	setIndexes(true)
 
 	// 16 objects at once, keys drawn from a pool of 20,000
 	pool := pick(0, n, 20000)

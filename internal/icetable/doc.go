@@ -28,7 +28,11 @@
 //     its current snapshot or at a time, and Plan.DuckDB turns that into
 //     SQL that DuckDB runs offline.
 //   - Lake.Maintain compacts small files, folds delete files into data
-//     files, expires old snapshots and removes orphan files.
+//     files, expires old snapshots and removes orphan files. It compacts
+//     silver.<table>_current sorted by primary key into files whose key
+//     ranges do not overlap, each with a key index beside it (sorted.go,
+//     keyindex.go), so that a merge finds its keys without reading the
+//     table's data files.
 //
 // Schema drift: a new nullable column in the object adds a column to the
 // table (schema evolution); a changed type or a missing column is a

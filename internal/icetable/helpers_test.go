@@ -59,12 +59,23 @@ func orders() *contract.Table {
 // newFixture opens a folder lake.
 func newFixture(t testing.TB, opts icetable.Options) *fixture {
 	t.Helper()
+	return newFolderFixture(t, opts, nil)
+}
+
+// newFolderFixture opens a folder lake through the store that wrap (when
+// not nil) makes of the folder's.
+func newFolderFixture(t testing.TB, opts icetable.Options, wrap func(store.Store) store.Store) *fixture {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "lake")
-	st, err := filestore.New(dir)
+	fst, err := filestore.New(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	t.Cleanup(func() { fst.Close() })
+	var st store.Store = fst
+	if wrap != nil {
+		st = wrap(st)
+	}
 	f := open(t, st, "file://"+dir, opts)
 	f.dir = dir
 	return f

@@ -30,11 +30,24 @@ type MaintainOptions struct {
 	// OrphanAge is how old an unreferenced file must be to be removed (0:
 	// DefaultOrphanAge).
 	OrphanAge time.Duration
+	// DryRun changes nothing: Maintain reports what it would rewrite,
+	// expire and remove (see Maintenance.DryRun).
+	DryRun bool
+	// SortMemory bounds the rows that the compaction of _current sorts in
+	// memory at once (0: DefaultSortMemory); it holds about twice that
+	// while sorting. Beyond it, sorted parts go to temporary files.
+	SortMemory int64
 }
 
 // Maintenance reports what Maintain did to one table. It encodes as JSON.
 type Maintenance struct {
 	Table string `json:"table"`
+	// DryRun says nothing was changed: the counts are what a run would
+	// rewrite (RewrittenDataFiles, RemovedDeleteFiles), expire and remove,
+	// at the table's current state; what it would write (AddedDataFiles)
+	// and the manifests it would merge are not known without writing them
+	// and stay 0, and the file counts are those of the current snapshot.
+	DryRun bool `json:"dry_run,omitempty"`
 	// Compaction: data files rewritten into fewer, and the position
 	// delete files folded into them.
 	RewrittenDataFiles int `json:"rewritten_data_files"`
@@ -85,7 +98,10 @@ func (l *Lake) Maintain(ctx context.Context, kind Kind, t *contract.Table, opts 
 	if opts.OrphanAge <= 0 {
 		opts.OrphanAge = DefaultOrphanAge
 	}
-	m := Maintenance{Table: strings.Join(ident, ".")}
+	m := Maintenance{Table: strings.Join(ident, "."), DryRun: opts.DryRun}
+	if opts.DryRun {
+		return l.dryRun(ctx, ident, kind, t, opts, m)
+	}
 	steps := []struct {
 		name string
 		fn   func(context.Context, *table.Table) (*table.Table, error)
@@ -94,6 +110,9 @@ func (l *Lake) Maintain(ctx context.Context, kind Kind, t *contract.Table, opts 
 			return l.syncRetention(ctx, tbl, t)
 		}},
 		{"compaction", func(ctx context.Context, tbl *table.Table) (*table.Table, error) {
+			if kind == Current {
+				return l.compactCurrent(ctx, tbl, t, opts, &m)
+			}
 			return l.compact(ctx, tbl, opts.TargetFileSize, &m)
 		}},
 		{"manifests", func(ctx context.Context, tbl *table.Table) (*table.Table, error) {
@@ -112,8 +131,13 @@ func (l *Lake) Maintain(ctx context.Context, kind Kind, t *contract.Table, opts 
 	if err != nil {
 		return m, err
 	}
-	if err := removeOrphans(ctx, tbl, opts.OrphanAge, &m); err != nil {
+	if err := removeOrphans(ctx, tbl, opts.OrphanAge, false, &m); err != nil {
 		return m, fmt.Errorf("icetable: maintain %s: orphan files: %w", m.Table, err)
+	}
+	if kind == Current {
+		if err := syncKeyIndexes(ctx, l.cat.FS(), tbl, t.PrimaryKey, t.Cursor, &m); err != nil {
+			return m, fmt.Errorf("icetable: maintain %s: key indexes: %w", m.Table, err)
+		}
 	}
 	return m, countFiles(ctx, tbl, &m)
 }
@@ -155,8 +179,39 @@ func (l *Lake) syncRetention(ctx context.Context, tbl *table.Table, t *contract.
 // compact rewrites the small files, and those with deletes, of every
 // partition of tbl.
 func (l *Lake) compact(ctx context.Context, tbl *table.Table, target int64, m *Maintenance) (*table.Table, error) {
+	groups, err := l.compactionGroups(ctx, tbl, target)
+	if err != nil || len(groups) == 0 {
+		return tbl, err
+	}
+	txn := tbl.NewTransaction()
+	res, err := txn.RewriteDataFiles(ctx, groups, table.RewriteDataFilesOptions{
+		SnapshotProps: iceberg.Properties{"lake.maintenance": "compaction"},
+		GroupOptions: []table.CompactionGroupOption{
+			table.WithCompactionTargetFileSize(target),
+			table.WithCompactionScanConcurrency(1),
+			table.WithCompactionArrowBatchSize(64 << 10),
+			table.WithCompactionRecordBatchBufferSize(2),
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	next, err := txn.Commit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.RewrittenDataFiles += res.RemovedDataFiles
+	m.AddedDataFiles += res.AddedDataFiles
+	m.RemovedDeleteFiles += res.RemovedPositionDeleteFiles
+	return next, nil
+}
+
+// compactionGroups plans the compaction of tbl: per partition, the groups
+// of small files, and of files with deletes, to rewrite into files of
+// about target bytes.
+func (l *Lake) compactionGroups(ctx context.Context, tbl *table.Table, target int64) ([]table.CompactionTaskGroup, error) {
 	if tbl.CurrentSnapshot() == nil {
-		return tbl, nil
+		return nil, nil
 	}
 	scan := tbl.Scan()
 	defer scan.Close()
@@ -182,30 +237,7 @@ func (l *Lake) compact(ctx context.Context, tbl *table.Table, target int64, m *M
 		}
 		groups = append(groups, table.CompactionTaskGroup{PartitionKey: g.PartitionKey, Tasks: g.Tasks, TotalSizeBytes: g.TotalSizeBytes})
 	}
-	if len(groups) == 0 {
-		return tbl, nil
-	}
-	txn := tbl.NewTransaction()
-	res, err := txn.RewriteDataFiles(ctx, groups, table.RewriteDataFilesOptions{
-		SnapshotProps: iceberg.Properties{"lake.maintenance": "compaction"},
-		GroupOptions: []table.CompactionGroupOption{
-			table.WithCompactionTargetFileSize(target),
-			table.WithCompactionScanConcurrency(1),
-			table.WithCompactionArrowBatchSize(64 << 10),
-			table.WithCompactionRecordBatchBufferSize(2),
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
-	next, err := txn.Commit(ctx)
-	if err != nil {
-		return nil, err
-	}
-	m.RewrittenDataFiles += res.RemovedDataFiles
-	m.AddedDataFiles += res.AddedDataFiles
-	m.RemovedDeleteFiles += res.RemovedPositionDeleteFiles
-	return next, nil
+	return groups, nil
 }
 
 // rewriteManifests merges tbl's small manifests.
@@ -234,25 +266,11 @@ func rewriteManifests(ctx context.Context, tbl *table.Table, m *Maintenance) (*t
 // the whole retention), and deletes the files that only they referenced.
 func (l *Lake) expire(ctx context.Context, tbl *table.Table, m *Maintenance) (*table.Table, error) {
 	retention := time.Duration(tbl.Properties().GetInt64(table.MaxSnapshotAgeMsKey, table.MaxSnapshotAgeMsDefault)) * time.Millisecond
-	cutoff := time.Now().Add(-retention).UnixMilli()
-	head := tbl.CurrentSnapshot()
-	keep := map[int64]bool{}
-	for s := head; s != nil; {
-		keep[s.SnapshotID] = true
-		if s.TimestampMs <= cutoff || s.ParentSnapshotID == nil {
-			break // s was current at the cutoff
-		}
-		s = tbl.SnapshotByID(*s.ParentSnapshotID)
-	}
-	var ids []int64
-	for _, s := range tbl.Metadata().Snapshots() {
-		if !keep[s.SnapshotID] && s.TimestampMs <= cutoff {
-			ids = append(ids, s.SnapshotID)
-		}
-	}
+	ids := expirable(tbl, retention)
 	if len(ids) == 0 {
 		return tbl, nil
 	}
+	head := tbl.CurrentSnapshot()
 	upd := table.NewRemoveSnapshotsUpdate(ids, true)
 	reqs := []table.Requirement{table.AssertRefSnapshotID(table.MainBranch, &head.SnapshotID)}
 	if _, _, err := l.cat.CommitTable(ctx, tbl.Identifier(), reqs, []table.Update{upd}); err != nil {
@@ -271,17 +289,92 @@ func (l *Lake) expire(ctx context.Context, tbl *table.Table, m *Maintenance) (*t
 	return next, nil
 }
 
+// expirable lists the snapshots of tbl older than retention, but the one
+// that was current at the retention's start.
+func expirable(tbl *table.Table, retention time.Duration) []int64 {
+	cutoff := time.Now().Add(-retention).UnixMilli()
+	keep := map[int64]bool{}
+	for s := tbl.CurrentSnapshot(); s != nil; {
+		keep[s.SnapshotID] = true
+		if s.TimestampMs <= cutoff || s.ParentSnapshotID == nil {
+			break // s was current at the cutoff
+		}
+		s = tbl.SnapshotByID(*s.ParentSnapshotID)
+	}
+	var ids []int64
+	for _, s := range tbl.Metadata().Snapshots() {
+		if !keep[s.SnapshotID] && s.TimestampMs <= cutoff {
+			ids = append(ids, s.SnapshotID)
+		}
+	}
+	return ids
+}
+
+// dryRun reports what Maintain would do to the table ident now, changing
+// nothing: the files compaction would rewrite, the snapshots the
+// contract's retention expires, the orphans older than opts.OrphanAge.
+func (l *Lake) dryRun(ctx context.Context, ident table.Identifier, kind Kind, t *contract.Table, opts MaintainOptions, m Maintenance) (Maintenance, error) {
+	tbl, err := l.load(ctx, ident)
+	if err != nil {
+		return m, err
+	}
+	if err := l.planCompaction(ctx, tbl, kind, t, opts, &m); err != nil {
+		return m, fmt.Errorf("icetable: maintain %s: compaction: %w", m.Table, err)
+	}
+	m.ExpiredSnapshots = len(expirable(tbl, time.Duration(t.SnapshotRetention)))
+	if err := removeOrphans(ctx, tbl, opts.OrphanAge, true, &m); err != nil {
+		return m, fmt.Errorf("icetable: maintain %s: orphan files: %w", m.Table, err)
+	}
+	return m, countFiles(ctx, tbl, &m)
+}
+
+// planCompaction counts into m the data and delete files that compaction
+// would rewrite and remove in tbl: sorted by key for a _current table
+// (compactCurrent), by iceberg-go's planner for the others.
+func (l *Lake) planCompaction(ctx context.Context, tbl *table.Table, kind Kind, t *contract.Table, opts MaintainOptions, m *Maintenance) error {
+	if kind == Current {
+		if tbl.CurrentSnapshot() == nil {
+			return nil
+		}
+		p, err := planSortedCompaction(ctx, tbl, t.PrimaryKey[0], keyOrderID(tbl, t.PrimaryKey), opts.TargetFileSize)
+		if err != nil || p == nil {
+			return err
+		}
+		m.RewrittenDataFiles, m.RemovedDeleteFiles = len(p.old), len(p.deletes)
+		return nil
+	}
+	groups, err := l.compactionGroups(ctx, tbl, opts.TargetFileSize)
+	if err != nil {
+		return err
+	}
+	deletes := map[string]bool{}
+	for _, g := range groups {
+		m.RewrittenDataFiles += len(g.Tasks)
+		for _, task := range g.Tasks {
+			for _, d := range task.DeleteFiles {
+				deletes[d.FilePath()] = true
+			}
+		}
+	}
+	m.RemovedDeleteFiles = len(deletes)
+	return nil
+}
+
 // removeOrphans deletes the unreferenced files older than age under the
 // table's data/ and metadata/ folders (not the rest of the table's
 // folder, where the lake keeps other things, such as discarded/<table>/
-// quarantine/).
-func removeOrphans(ctx context.Context, tbl *table.Table, age time.Duration, m *Maintenance) error {
+// quarantine/); with dryRun it only counts them.
+func removeOrphans(ctx context.Context, tbl *table.Table, age time.Duration, dryRun bool, m *Maintenance) error {
 	for _, dir := range []string{"data", "metadata"} {
-		res, err := tbl.DeleteOrphanFiles(ctx, table.WithLocation(tbl.Location()+"/"+dir), table.WithFilesOlderThan(age))
+		res, err := tbl.DeleteOrphanFiles(ctx, table.WithLocation(tbl.Location()+"/"+dir), table.WithFilesOlderThan(age), table.WithDryRun(dryRun))
 		if err != nil {
 			return err
 		}
-		m.RemovedOrphans += len(res.DeletedFiles)
+		if dryRun {
+			m.RemovedOrphans += len(res.OrphanFileLocations)
+		} else {
+			m.RemovedOrphans += len(res.DeletedFiles)
+		}
 	}
 	return nil
 }

@@ -97,6 +97,66 @@ func TestMaintainCompactsAndFoldsDeletes(t *testing.T) {
 	}
 }
 
+// TestMaintainDryRun: a dry run changes nothing (the same metadata file,
+// the same files in the lake) and reports what the run that follows
+// then does: the data files compaction rewrites, the delete files it
+// folds, the snapshots it expires and the orphans it removes.
+func TestMaintainDryRun(t *testing.T) {
+	f := newFixture(t, icetable.Options{})
+	f.t.SnapshotRetention = contract.Duration(time.Millisecond)
+	f.fill(t, 6)
+	f.write(t, icetable.Current, "never-committed", versions(9, 1, 2, 3))
+	time.Sleep(5 * time.Millisecond)
+	for _, kind := range []icetable.Kind{icetable.Silver, icetable.Current} {
+		t.Run(string(kind), func(t *testing.T) {
+			before, keys := f.load(t, kind).MetadataLocation(), f.dataKeys(t, f.tableDir(t, kind))
+			opts := icetable.MaintainOptions{OrphanAge: time.Millisecond}
+			dry := f.maintain(t, kind, icetable.MaintainOptions{OrphanAge: opts.OrphanAge, DryRun: true})
+			if got := f.load(t, kind).MetadataLocation(); got != before {
+				t.Errorf("a dry run moved the table from %s to %s", before, got)
+			}
+			if got := f.dataKeys(t, f.tableDir(t, kind)); !slices.Equal(got, keys) {
+				t.Errorf("a dry run changed the data files: %d before, %d after", len(keys), len(got))
+			}
+			if !dry.DryRun || dry.RewrittenDataFiles == 0 || dry.ExpiredSnapshots == 0 || dry.AddedDataFiles != 0 {
+				t.Errorf("dry run: %+v, want files to rewrite and snapshots to expire", dry)
+			}
+			run := f.maintain(t, kind, opts)
+			t.Logf("dry run %+v\nrun %+v", dry, run)
+			for _, c := range []struct {
+				what      string
+				dry, real int
+			}{
+				{"rewritten data files", dry.RewrittenDataFiles, run.RewrittenDataFiles},
+				{"removed delete files", dry.RemovedDeleteFiles, run.RemovedDeleteFiles},
+			} {
+				if c.dry != c.real {
+					t.Errorf("%s: dry run %d, run %d", c.what, c.dry, c.real)
+				}
+			}
+			// the run expires, besides those the dry run counted, the
+			// snapshots its own compaction replaced, and removes their files
+			if run.ExpiredSnapshots < dry.ExpiredSnapshots || run.RemovedOrphans < dry.RemovedOrphans {
+				t.Errorf("the run expired %d snapshots and removed %d orphans, the dry run %d and %d: want at least as many",
+					run.ExpiredSnapshots, run.RemovedOrphans, dry.ExpiredSnapshots, dry.RemovedOrphans)
+			}
+			if kind == icetable.Current && dry.RemovedOrphans == 0 {
+				t.Errorf("the dry run found no orphan in _current; the uncommitted object's files are")
+			}
+		})
+	}
+}
+
+// tableDir is the lake folder of the kind of table.
+func (f *fixture) tableDir(t testing.TB, kind icetable.Kind) string {
+	t.Helper()
+	ident, err := icetable.Ident(kind, f.t.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(ident, "/")
+}
+
 func TestMaintainExpiryKeepsTimeTravel(t *testing.T) {
 	f := newFixture(t, icetable.Options{})
 	f.t.SnapshotRetention = contract.Duration(400 * time.Millisecond)
@@ -309,6 +369,7 @@ func TestMaintainKilled(t *testing.T) {
 					t.Errorf("%s: %d data files in the lake, %d referenced: orphans left behind", prefix, len(got), len(want))
 				}
 			}
+			f.checkKeyIndexes(t)
 		})
 	}
 }

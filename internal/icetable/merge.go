@@ -17,18 +17,25 @@ package icetable
 // So the latest version by the cursor wins, whatever order objects arrive
 // in, and each key has one live row.
 //
-// Finding the table's rows of the object's keys reads only the key and
-// cursor columns of the data files whose key range (manifest lower and
-// upper bounds of the first key column) covers one of the object's keys,
-// and within them only the row groups whose statistics do; the cursor
-// column only of files whose greatest cursor reaches the object's
-// smallest. Existing delete files are not read: every merge leaves each
-// key with one live row whose cursor is the greatest of all the rows of
-// that key in the table (the rows it removes have smaller or equal
-// cursors, and compaction drops removed rows), so "the rows with the
-// greatest cursor" identify the live row without them. The cost of a
-// merge is therefore proportional to the object's rows and to the key
-// columns of the files its keys fall in, not to the table's history.
+// Finding the table's rows of the object's keys looks only at the data
+// files whose key range (manifest lower and upper bounds of the first key
+// column) covers one of the object's keys. A file that maintenance sorted
+// by key (sorted.go) is looked up in its key index (keyindex.go): the
+// object's keys are found in it without reading the data file, and a
+// row's cursor is known to be older than the object's version when its
+// block's greatest cursor is; when it is not, or the index is missing or
+// does not match, the file is read like the others: only the key and
+// cursor columns, only of the row groups whose statistics may hold one of
+// the keys, and the cursor column only of files whose greatest cursor
+// reaches the object's smallest. Existing delete files are not read:
+// every merge leaves each key with one live row whose cursor is the
+// greatest of all the rows of that key in the table (the rows it removes
+// have smaller or equal cursors, and compaction drops removed rows), so
+// "the rows with the greatest cursor" identify the live row without
+// them. The cost of a merge is therefore proportional to the object's
+// rows, the key indexes of the sorted files its keys fall in and the key
+// columns of the other files they fall in, not to the table's history or
+// size.
 //
 // On a conflict (another commit landed first) the merge is rebased, not
 // redone: only the data files that appeared since are read, and rows
@@ -36,11 +43,14 @@ package icetable
 // copies are in the new files).
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
+	"path"
 	"runtime"
 	"slices"
 	"sort"
@@ -109,6 +119,7 @@ type merger struct {
 	names   []string // keyCols then cursor: the columns read
 
 	cands  map[string]*candidate
+	sorted [][]byte // the keys of cands, in order (for key indexes)
 	losers []rowRef // the object's rows superseded within the object
 	// candidate key range (first key column, when integer-like) and
 	// smallest candidate cursor, for pruning
@@ -169,6 +180,10 @@ func (l *Lake) newMerger(ctx context.Context, t *contract.Table, f Files) (*merg
 		}
 	}
 	m.minCur = minCur
+	for k := range m.cands {
+		m.sorted = append(m.sorted, []byte(k))
+	}
+	slices.SortFunc(m.sorted, bytes.Compare)
 	if intKeys {
 		slices.Sort(m.keyInts)
 		if len(m.keyCols) == 1 {
@@ -358,56 +373,115 @@ func (m *merger) scan(ctx context.Context, tbl *table.Table) error {
 			todo = append(todo, df)
 		}
 	}
-	// one task per row group (a compacted table may be a single file)
-	type task struct {
-		groups     []rowGroup
-		withCursor bool
+	// files sorted by key are looked up in their key index; the others
+	// (and a sorted file whose index is missing) are read, one task per
+	// row group (a compacted table may be a single file)
+	order := keyOrderID(tbl, m.keyCols)
+	var mu sync.Mutex
+	record := func(hits []hit, withCursor bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, h := range hits {
+			e := m.existing[h.key]
+			if e == nil {
+				e = &found{}
+				m.existing[h.key] = e
+			}
+			e.rows = append(e.rows, h.row)
+			if withCursor && (!e.known || cmpCursor(h.cur, e.max) > 0) {
+				e.max, e.known = h.cur, true
+			}
+		}
 	}
-	var tasks []task
+	readGroups := func(ctx context.Context, groups []rowGroup, withCursor bool) error {
+		var hits []hit
+		err := m.readRowGroups(ctx, groups, m.cands, withCursor, func(key []byte, row rowRef, cur cursor, _ arrow.Array, _ int) {
+			hits = append(hits, hit{string(key), row, cur})
+		})
+		if err != nil {
+			return fmt.Errorf("icetable: merge %s: data file %s: %w", m.table, groups[0].path, err)
+		}
+		record(hits, withCursor)
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	// reading key indexes waits on the store more than it computes
+	ig, ictx := errgroup.WithContext(ctx)
+	ig.SetLimit(indexReads)
 	for _, df := range todo {
+		withCursor := m.needsCursor(df, curField.ID)
+		if id := df.SortOrderID(); order != table.UnsortedSortOrderID && id != nil && *id == order {
+			ig.Go(func() error {
+				hits, ok, err := m.lookupIndex(ictx, tbl.Location(), df, withCursor)
+				if err != nil || ok {
+					record(hits, false)
+					return err
+				}
+				groups, err := m.rowGroups(ictx, df.FilePath(), true)
+				if err != nil {
+					return fmt.Errorf("icetable: merge %s: data file %s: %w", m.table, df.FilePath(), err)
+				}
+				if len(groups) == 0 {
+					return nil
+				}
+				return readGroups(ictx, groups, withCursor)
+			})
+			continue
+		}
 		groups, err := m.rowGroups(ctx, df.FilePath(), true)
 		if err != nil {
 			return fmt.Errorf("icetable: merge %s: data file %s: %w", m.table, df.FilePath(), err)
 		}
-		withCursor := m.needsCursor(df, curField.ID)
-		for _, g := range groups {
-			tasks = append(tasks, task{[]rowGroup{g}, withCursor})
+		for _, grp := range groups {
+			g.Go(func() error { return readGroups(gctx, []rowGroup{grp}, withCursor) })
 		}
 	}
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for _, tk := range tasks {
-		g.Go(func() error {
-			type hit struct {
-				key string
-				row rowRef
-				cur cursor
-			}
-			var hits []hit
-			err := m.readRowGroups(gctx, tk.groups, m.cands, tk.withCursor, func(key []byte, row rowRef, cur cursor, _ arrow.Array, _ int) {
-				hits = append(hits, hit{string(key), row, cur})
-			})
-			if err != nil {
-				return fmt.Errorf("icetable: merge %s: data file %s: %w", m.table, tk.groups[0].path, err)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			for _, h := range hits {
-				e := m.existing[h.key]
-				if e == nil {
-					e = &found{}
-					m.existing[h.key] = e
-				}
-				e.rows = append(e.rows, h.row)
-				if tk.withCursor && (!e.known || cmpCursor(h.cur, e.max) > 0) {
-					e.max, e.known = h.cur, true
-				}
-			}
-			return nil
-		})
+	return errors.Join(ig.Wait(), g.Wait())
+}
+
+// indexReads is how many key indexes a merge reads at once.
+const indexReads = 16
+
+// hit is a row of the table holding a candidate key, and its cursor when
+// read.
+type hit struct {
+	key string
+	row rowRef
+	cur cursor
+}
+
+// lookupIndex finds the rows of the candidate keys in df, a data file of
+// the table at location sorted by key, through its key index. It is not
+// ok (and the data file must be read instead) when the index is missing
+// or does not match df, or when withCursor and a row's block may hold a
+// version as new as the candidate's (its cursor must be read). The hits'
+// cursors are not read: each is older than its candidate.
+func (m *merger) lookupIndex(ctx context.Context, location string, df iceberg.DataFile, withCursor bool) ([]hit, bool, error) {
+	p := keyIndexPath(location, df.FilePath())
+	x, err := readKeyIndex(ctx, m.fs, p, path.Base(df.FilePath()), df.Count(), df.FileSizeBytes())
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errKeyIndexMismatch) {
+		return nil, false, nil
 	}
-	return g.Wait()
+	if err != nil {
+		return nil, false, fmt.Errorf("icetable: merge %s: key index %s: %w", m.table, p, err)
+	}
+	var hits []hit
+	exact := false
+	err = x.lookup(m.sorted, func(k int, pos int64, blockMax cursor) {
+		key := m.sorted[k]
+		if withCursor && cmpCursor(blockMax, m.cands[string(key)].cur) >= 0 {
+			exact = true
+		}
+		hits = append(hits, hit{key: string(key), row: rowRef{file: df.FilePath(), pos: pos}})
+	})
+	if errors.Is(err, errKeyIndexMismatch) || exact {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("icetable: merge %s: key index %s: %w", m.table, p, err)
+	}
+	return hits, true, nil
 }
 
 // liveDataFiles returns the data files of tbl's current snapshot by path,
@@ -508,8 +582,13 @@ func (m *merger) deleteFiles(ctx context.Context, tbl *table.Table, deletes map[
 	for target, positions := range deletes {
 		slices.Sort(positions)
 		positions = slices.Compact(positions)
-		if w, ok := m.written[target]; ok && slices.Equal(w.positions, positions) {
+		mu.Lock()
+		w, ok := m.written[target]
+		if ok && slices.Equal(w.positions, positions) {
 			out = append(out, w.df)
+		}
+		mu.Unlock()
+		if ok && slices.Equal(w.positions, positions) {
 			continue
 		}
 		g.Go(func() error {
@@ -533,50 +612,6 @@ func (l *Lake) merge(ctx context.Context, m *merger, tbl *table.Table, f Files, 
 		return err
 	}
 	return m.commit(ctx, tbl, f, out)
-}
-
-// appendKey appends the key of row i of keys (the primary key columns) to
-// buf: each value's bytes behind a null marker, strings and binaries
-// length-prefixed, so that distinct keys give distinct bytes.
-func appendKey(buf []byte, keys []arrow.Array, i int) ([]byte, error) {
-	for _, a := range keys {
-		if a.IsNull(i) {
-			buf = append(buf, 0)
-			continue
-		}
-		buf = append(buf, 1)
-		switch a := a.(type) {
-		case *array.Int64:
-			buf = binary.BigEndian.AppendUint64(buf, uint64(a.Value(i)))
-		case *array.Int32:
-			buf = binary.BigEndian.AppendUint64(buf, uint64(int64(a.Value(i))))
-		case *array.Int16:
-			buf = binary.BigEndian.AppendUint64(buf, uint64(int64(a.Value(i))))
-		case *array.Date32:
-			buf = binary.BigEndian.AppendUint64(buf, uint64(int64(a.Value(i))))
-		case *array.Timestamp:
-			buf = binary.BigEndian.AppendUint64(buf, uint64(a.Value(i)))
-		case *array.String:
-			buf = binary.AppendUvarint(buf, uint64(len(a.Value(i))))
-			buf = append(buf, a.Value(i)...)
-		case *array.Binary:
-			buf = binary.AppendUvarint(buf, uint64(len(a.Value(i))))
-			buf = append(buf, a.Value(i)...)
-		case *array.Decimal128:
-			v := a.Value(i)
-			buf = binary.BigEndian.AppendUint64(buf, uint64(v.HighBits()))
-			buf = binary.BigEndian.AppendUint64(buf, v.LowBits())
-		case *array.Boolean:
-			if a.Value(i) {
-				buf = append(buf, 1)
-			} else {
-				buf = append(buf, 0)
-			}
-		default:
-			return nil, fmt.Errorf("primary key column of type %s is not supported", a.DataType())
-		}
-	}
-	return buf, nil
 }
 
 // intValue is row i of a as an int64, for integer-like columns.

@@ -56,11 +56,17 @@ type PlanFile struct {
 // asOf is not zero, at the snapshot that was current at asOf (time
 // travel, within the table's snapshot retention).
 func (l *Lake) Plan(ctx context.Context, ident table.Identifier, asOf time.Time) (Plan, error) {
-	name := strings.Join(ident, ".")
 	tbl, err := l.load(ctx, ident)
 	if err != nil {
 		return Plan{}, err
 	}
+	return l.PlanTable(ctx, tbl, asOf)
+}
+
+// PlanTable is Plan of a table already loaded from the Lake's catalog,
+// at the metadata it was loaded with.
+func (l *Lake) PlanTable(ctx context.Context, tbl *table.Table, asOf time.Time) (Plan, error) {
+	name := strings.Join(tbl.Identifier(), ".")
 	snap := tbl.CurrentSnapshot()
 	if !asOf.IsZero() {
 		snap = tbl.SnapshotAsOf(asOf.UnixMilli(), true)
@@ -74,14 +80,11 @@ func (l *Lake) Plan(ctx context.Context, ident table.Identifier, asOf time.Time)
 			schema = s
 		}
 	}
-	p := Plan{Table: name}
-	for _, f := range schema.Fields() {
-		typ, err := duckType(f.Type)
-		if err != nil {
-			return Plan{}, fmt.Errorf("icetable: %s: column %s: %w", name, f.Name, err)
-		}
-		p.Columns = append(p.Columns, Column{Name: f.Name, Type: typ, IDs: fieldIDs(f, nil)})
+	cols, err := Columns(schema)
+	if err != nil {
+		return Plan{}, fmt.Errorf("icetable: %s: %w", name, err)
 	}
+	p := Plan{Table: name, Columns: cols}
 	if snap == nil {
 		return p, nil
 	}
@@ -125,6 +128,20 @@ func (l *Lake) Plan(ctx context.Context, ident table.Identifier, asOf time.Time)
 		}
 	}
 	return p, nil
+}
+
+// Columns are the columns of schema as a plan lists them, with their
+// DuckDB types.
+func Columns(schema *iceberg.Schema) ([]Column, error) {
+	var cols []Column
+	for _, f := range schema.Fields() {
+		typ, err := duckType(f.Type)
+		if err != nil {
+			return nil, fmt.Errorf("column %s: %w", f.Name, err)
+		}
+		cols = append(cols, Column{Name: f.Name, Type: typ, IDs: fieldIDs(f, nil)})
+	}
+	return cols, nil
 }
 
 // explain turns err, a failure to plan snap, into an error naming the

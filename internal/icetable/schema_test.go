@@ -18,6 +18,7 @@ import (
 
 	"github.com/medallionlake/lake/internal/icecatalog"
 	"github.com/medallionlake/lake/internal/icetable"
+	"github.com/medallionlake/lake/internal/icetable/icetabletest"
 	"github.com/medallionlake/lake/internal/pgarrow"
 )
 
@@ -173,18 +174,7 @@ func TestDiscarded(t *testing.T) {
 	}
 	lists := map[string][]string{icetable.ColRulesPass: {`IsComplete "order_id"`}, icetable.ColRulesFail: {`ColumnValues "status" in [...]`}, icetable.ColRulesSkip: {}, icetable.ColFailedValues: {`"LOST"`}}
 	for range 2 {
-		for i, fl := range icetable.DQColumns {
-			fb := b.Field(ordersSchema.NumFields() + i)
-			if fl.Name == icetable.ColResult {
-				fb.(*array.StringBuilder).Append("Failed")
-				continue
-			}
-			lb := fb.(*array.ListBuilder)
-			lb.Append(true)
-			for _, s := range lists[fl.Name] {
-				lb.ValueBuilder().(*array.StringBuilder).Append(s)
-			}
-		}
+		icetabletest.AppendDQ(b, ordersSchema.NumFields(), lists)
 	}
 	files, err := writeBuilt(w, b)
 	if err != nil {
@@ -269,6 +259,17 @@ func allTypesRow(b *array.RecordBuilder, id int64) {
 	iv.FieldBuilder(2).(*array.Int64Builder).Append(4000000)
 }
 
+// allTypesNullRow is a row of allTypes with NULL in every column but the
+// key and the timestamps.
+func allTypesNullRow(b *array.RecordBuilder, id int64) {
+	b.Field(0).(*array.Int64Builder).Append(id)
+	b.Field(1).(*array.TimestampBuilder).Append(1)
+	b.Field(2).(*array.TimestampBuilder).Append(1)
+	for i := 3; i < allTypes.NumFields(); i++ {
+		b.Field(i).AppendNull()
+	}
+}
+
 // commitAllTypes commits to silver a row of allTypes (order 1) and a row
 // of NULLs but for the key and timestamps (order 2).
 func (f *fixture) commitAllTypes(t *testing.T) {
@@ -280,12 +281,7 @@ func (f *fixture) commitAllTypes(t *testing.T) {
 	b := array.NewRecordBuilder(memory.DefaultAllocator, allTypes)
 	defer b.Release()
 	allTypesRow(b, 1)
-	b.Field(0).(*array.Int64Builder).Append(2)
-	b.Field(1).(*array.TimestampBuilder).Append(1)
-	b.Field(2).(*array.TimestampBuilder).Append(1)
-	for i := 3; i < allTypes.NumFields(); i++ {
-		b.Field(i).AppendNull()
-	}
+	allTypesNullRow(b, 2)
 	files, err := writeBuilt(w, b)
 	if err != nil {
 		t.Fatal(err)

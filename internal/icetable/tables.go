@@ -15,6 +15,7 @@ import (
 
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/icecatalog"
+	"github.com/medallionlake/lake/internal/layout"
 )
 
 // Kind is one of the three Iceberg tables of a contract table.
@@ -31,14 +32,13 @@ const (
 // table named name: silver.<name>, silver.<name>_current or
 // discarded.<name> (lower-cased, as Glue stores names).
 func Ident(kind Kind, name string) (table.Identifier, error) {
-	name = strings.ToLower(name)
 	switch kind {
 	case Silver:
-		return table.Identifier{"silver", name}, nil
+		return table.Identifier{layout.DatabaseSilver, layout.CatalogName(name)}, nil
 	case Current:
-		return table.Identifier{"silver", name + "_current"}, nil
+		return table.Identifier{layout.DatabaseSilver, layout.CurrentName(name)}, nil
 	case Discarded:
-		return table.Identifier{"discarded", name}, nil
+		return table.Identifier{layout.DatabaseDiscarded, layout.CatalogName(name)}, nil
 	}
 	return nil, fmt.Errorf("icetable: unknown table kind %q", kind)
 }

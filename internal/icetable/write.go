@@ -97,6 +97,13 @@ func (l *Lake) NewWriter(ctx context.Context, kind Kind, t *contract.Table, obj 
 	if err != nil {
 		return nil, err
 	}
+	return startWriter(ctx, tbl, kind, obj, sc, l.opts.TargetFileSize), nil
+}
+
+// startWriter starts a Writer of record batches with schema sc into data
+// files of tbl (of the kind kind) for obj, rolling to a new file at
+// target bytes.
+func startWriter(ctx context.Context, tbl *table.Table, kind Kind, obj Object, sc *arrow.Schema, target int64) *Writer {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &Writer{
 		table: strings.Join(tbl.Identifier(), "."), kind: kind, obj: obj, tbl: tbl, schema: sc, cancel: cancel,
@@ -111,12 +118,12 @@ func (l *Lake) NewWriter(ctx context.Context, kind Kind, t *contract.Table, obj 
 			}
 		}
 	}
-	go w.encode(ctx, l.opts, records)
-	return w, nil
+	go w.encode(ctx, target, records)
+	return w
 }
 
 // encode writes the batches that Write sends until Close or Abort.
-func (w *Writer) encode(ctx context.Context, opts Options, records iter.Seq2[arrow.RecordBatch, error]) {
+func (w *Writer) encode(ctx context.Context, target int64, records iter.Seq2[arrow.RecordBatch, error]) {
 	defer func() {
 		close(w.done)
 		for rec := range w.batches { // after a failure, until Close or Abort
@@ -124,7 +131,7 @@ func (w *Writer) encode(ctx context.Context, opts Options, records iter.Seq2[arr
 		}
 	}()
 	for df, err := range table.WriteRecords(ctx, w.tbl, w.schema, records,
-		table.WithTargetFileSize(opts.TargetFileSize),
+		table.WithTargetFileSize(target),
 		table.WithMaxWriteWorkers(1),
 		table.WithRecordBatchBufferSize(2),
 		table.WithWriteUUID(uuid.New()),
@@ -166,24 +173,34 @@ func (w *Writer) Write(rec arrow.RecordBatch) error {
 // already stored stay in the lake, unreferenced: maintenance removes them
 // as orphans.
 func (w *Writer) Close() (Files, error) {
+	dfs, err := w.finish()
+	if err != nil {
+		return Files{}, err
+	}
+	return describe(w.tbl, w.kind, w.obj, dfs)
+}
+
+// finish finishes the data files and returns them, having checked that
+// they hold every row written.
+func (w *Writer) finish() ([]iceberg.DataFile, error) {
 	if w.ended {
-		return Files{}, errors.New("icetable: Close after Close or Abort")
+		return nil, errors.New("icetable: Close after Close or Abort")
 	}
 	w.ended = true
 	close(w.batches)
 	<-w.done
 	w.cancel()
 	if w.err != nil {
-		return Files{}, w.err
+		return nil, w.err
 	}
-	f, err := describe(w.tbl, w.kind, w.obj, w.files)
-	if err != nil {
-		return Files{}, err
+	var rows int64
+	for _, df := range w.files {
+		rows += df.Count()
 	}
-	if f.Rows != w.rows {
-		return Files{}, fmt.Errorf("icetable: %s: write %s: %d rows in, %d in the data files", w.obj.Key, w.table, w.rows, f.Rows)
+	if rows != w.rows {
+		return nil, fmt.Errorf("icetable: %s: write %s: %d rows in, %d in the data files", w.obj.Key, w.table, w.rows, rows)
 	}
-	return f, nil
+	return w.files, nil
 }
 
 // Abort stops the Writer; files already stored become orphans.

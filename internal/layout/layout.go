@@ -1,14 +1,15 @@
 // Package layout is the lake's layout: every key and prefix the pipeline
-// reads or writes, the catalog's database and table names, the partition
-// naming, and the table schema record that ingest writes
-// (_meta/tables/<table>/schema.json) with its one reader (ReadSchema).
+// reads or writes, the catalog's database and table names, and the table
+// schema record that ingest writes (_meta/tables/<table>/schema.json) with
+// its one reader (ReadSchema).
 // Everything else here is a pure function of its arguments, so a key is
 // spelled in exactly one place.
 //
 //	bronze/landing/<table>/...                      extracted objects, until committed
 //	archive/<table>/<stem>/<file>                   every bronze object, byte for byte
-//	silver/staging/<table>/<name>=<day>/<stem>.parquet   valid rows
-//	discarded/<table>/rows/<stem>.parquet           rejected rows + DQ columns
+//	silver/<table>/{data,metadata}/                 Iceberg table: every valid version
+//	silver/<table>_current/{data,metadata}/         Iceberg table: latest valid version per key
+//	discarded/<table>/{data,metadata}/              Iceberg table: rejected rows + DQ columns
 //	discarded/<table>/quarantine/<stem>/            unusable objects, whole, + report.json
 //	_meta/tables/<table>/schema.json                columns of the last extract
 //	_meta/watermarks/<table>.json (+ history/)      watermarks
@@ -31,7 +32,6 @@ import (
 	"fmt"
 	"path"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/medallionlake/lake/internal/store"
@@ -144,6 +144,33 @@ func KeysFor(table, key, etag string) Keys {
 // Archive is archive/<table>/<stem>/<file>: the original bytes.
 func (k Keys) Archive() string { return ArchivePrefix + k.Table + "/" + k.Stem + "/" + k.File }
 
+// KeysOfCopy returns the Keys of the object whose archived copy
+// (archive/<table>/<stem>/<file>) or quarantined copy
+// (discarded/<table>/quarantine/<stem>/<file>, or its report.json) key
+// is, and whether it is a quarantined one; the file of a report's Keys is
+// empty.
+func KeysOfCopy(key string) (k Keys, quarantined bool, err error) {
+	var parts []string
+	if rest, ok := strings.CutPrefix(key, ArchivePrefix); ok {
+		parts = strings.Split(rest, "/")
+	} else if rest, ok := strings.CutPrefix(key, DiscardedPrefix); ok {
+		parts = strings.Split(rest, "/")
+		if len(parts) == 4 && parts[1] == "quarantine" {
+			parts, quarantined = []string{parts[0], parts[2], parts[3]}, true
+		} else {
+			parts = nil
+		}
+	}
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return Keys{}, false, fmt.Errorf("layout: %q is neither %s<table>/<stem>/<file> nor %s<table>/quarantine/<stem>/<file>", key, ArchivePrefix, DiscardedPrefix)
+	}
+	k = Keys{Table: parts[0], Stem: parts[1], File: parts[2]}
+	if quarantined && k.File == "report.json" {
+		k.File = ""
+	}
+	return k, quarantined, nil
+}
+
 // Quarantine is discarded/<table>/quarantine/<stem>/<file>: the original
 // bytes of an unusable object.
 func (k Keys) Quarantine() string { return k.quarantineDir() + k.File }
@@ -155,18 +182,6 @@ func (k Keys) quarantineDir() string {
 	return DiscardedPrefix + k.Table + "/quarantine/" + k.Stem + "/"
 }
 
-// DiscardedRows is part n of the rejected rows:
-// discarded/<table>/rows/<stem>.parquet, then <stem>-1.parquet, ...
-func (k Keys) DiscardedRows(part int) string {
-	return partKey(DiscardedLocation(k.Table), k.Stem, part)
-}
-
-// Silver is part n of the valid rows of one partition (a PartitionDir):
-// silver/staging/<table>/<partition>/<stem>.parquet, then <stem>-1.parquet, ...
-func (k Keys) Silver(partition string, part int) string {
-	return partKey(SilverLocation(k.Table)+partition+"/", k.Stem, part)
-}
-
 // DQResult is _meta/dq/<table>/<stem>.json: the Glue-shaped evaluation.
 func (k Keys) DQResult() string { return DQResultsPrefix + k.Table + "/" + k.Stem + ".json" }
 
@@ -176,46 +191,30 @@ func (k Keys) RowLog() string { return MetaPrefix + "dqrows/" + k.Table + "/" + 
 
 // RouteRecord is _meta/routes/<table>/<stem>.json, written last by the
 // route step: its presence marks the object version routed.
-func (k Keys) RouteRecord() string { return MetaPrefix + "routes/" + k.Table + "/" + k.Stem + ".json" }
+func (k Keys) RouteRecord() string { return RouteRecords(k.Table) + k.Stem + ".json" }
 
-func partKey(prefix, stem string, part int) string {
-	if part == 0 {
-		return prefix + stem + ".parquet"
+// RoutesPrefix holds the route records of every table.
+const RoutesPrefix = MetaPrefix + "routes/"
+
+// RouteRecords is the prefix of table's route records ("": every table's).
+func RouteRecords(table string) string {
+	if table == "" {
+		return RoutesPrefix
 	}
-	return fmt.Sprintf("%s%s-%d.parquet", prefix, stem, part)
+	return RoutesPrefix + table + "/"
 }
-
-// SilverLocation is the prefix of table's silver objects.
-func SilverLocation(table string) string { return SilverPrefix + "staging/" + table + "/" }
-
-// DiscardedLocation is the prefix of table's rejected rows.
-func DiscardedLocation(table string) string { return DiscardedPrefix + table + "/rows/" }
 
 // Catalog names: tables are the contract's name in lower case (Glue and
 // Athena fold names to lower case).
 func CatalogName(table string) string { return strings.ToLower(table) }
 
+// IcebergLocation is the folder of the Iceberg table namespace.name
+// (silver.orders, silver.orders_current, discarded.orders): its data/ and
+// metadata/ folders are under it.
+func IcebergLocation(namespace, name string) string { return namespace + "/" + name + "/" }
+
 // CurrentName is the name of the table's latest-version-per-key table.
 func CurrentName(table string) string { return CatalogName(table) + "_current" }
-
-// HiveDefaultPartition is the partition value of rows whose partition
-// column is NULL, as Hive names it; Athena and DuckDB read it as NULL.
-const HiveDefaultPartition = "__HIVE_DEFAULT_PARTITION__"
-
-// NullDay is the day number PartitionValue renders as HiveDefaultPartition.
-const NullDay = -1 << 63
-
-// PartitionValue is the partition value of a day (days since 1970-01-01,
-// UTC): YYYY-MM-DD, or HiveDefaultPartition for NullDay.
-func PartitionValue(day int64) string {
-	if day == NullDay {
-		return HiveDefaultPartition
-	}
-	return time.Unix(day*86400, 0).UTC().Format(time.DateOnly)
-}
-
-// PartitionDir is the folder of a partition: "<name>=<value>".
-func PartitionDir(name, value string) string { return name + "=" + value }
 
 // Meta records.
 const (

@@ -52,7 +52,7 @@ func TestStem(t *testing.T) {
 	long := "bronze/landing/orders/" + strings.Repeat("é", 400) + ".parquet"
 	ls := layout.Stem(long, "e")
 	k := layout.KeysFor("orders", long, "e")
-	for _, key := range []string{k.Archive(), k.Silver("dt=2026-01-01", 3), k.DiscardedRows(0), k.RouteRecord()} {
+	for _, key := range []string{k.Archive(), k.Quarantine(), k.QuarantineReport(), k.RowLog(), k.RouteRecord()} {
 		if err := store.ValidateKey(key); err != nil || len(ls) > 200 {
 			t.Errorf("long key gives stem of %d bytes, key %q: %v", len(ls), key, err)
 		}
@@ -66,9 +66,6 @@ func TestKeys(t *testing.T) {
 		{k.Archive(), "archive/orders/" + s + "/part-0.parquet"},
 		{k.Quarantine(), "discarded/orders/quarantine/" + s + "/part-0.parquet"},
 		{k.QuarantineReport(), "discarded/orders/quarantine/" + s + "/report.json"},
-		{k.DiscardedRows(0), "discarded/orders/rows/" + s + ".parquet"},
-		{k.DiscardedRows(2), "discarded/orders/rows/" + s + "-2.parquet"},
-		{k.Silver("dt=2026-01-01", 0), "silver/staging/orders/dt=2026-01-01/" + s + ".parquet"},
 		{k.DQResult(), "_meta/dq/orders/" + s + ".json"},
 		{k.RouteRecord(), "_meta/routes/orders/" + s + ".json"},
 		{k.RowLog(), "_meta/dqrows/orders/" + s + ".rowlog"},
@@ -76,5 +73,39 @@ func TestKeys(t *testing.T) {
 		if tc.got != tc.want {
 			t.Errorf("key %q, want %q", tc.got, tc.want)
 		}
+	}
+}
+
+func TestKeysOfCopy(t *testing.T) {
+	k := layout.KeysFor("orders", key, "e1")
+	report := k
+	report.File = ""
+	for _, tc := range []struct {
+		key         string
+		want        layout.Keys
+		quarantined bool
+		err         bool
+	}{
+		{key: k.Archive(), want: k},
+		{key: k.Quarantine(), want: k, quarantined: true},
+		{key: k.QuarantineReport(), want: report, quarantined: true},
+		{key: "archive/orders/" + k.Stem, err: true},
+		{key: "archive//" + k.Stem + "/x.parquet", err: true},
+		{key: "discarded/orders/rows/" + k.Stem + "/x.parquet", err: true},
+		{key: "discarded/orders/data/x.parquet", err: true},
+		{key: key, err: true},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			got, q, err := layout.KeysOfCopy(tc.key)
+			if tc.err {
+				if err == nil {
+					t.Fatalf("got %+v, want an error", got)
+				}
+				return
+			}
+			if err != nil || got != tc.want || q != tc.quarantined {
+				t.Errorf("got %+v, %v, %v; want %+v, %v", got, q, err, tc.want, tc.quarantined)
+			}
+		})
 	}
 }

@@ -298,3 +298,31 @@ func (l *Lease) Release(ctx context.Context) error {
 	}
 	return err
 }
+
+// Hold keeps l renewed (Keep) until release is called, which stops
+// renewing and gives the lease up (Release, allowed 30 s; a failure is
+// logged to Options.Log, and the lease then expires by itself). The
+// returned context is ctx, cancelled with the *LostError as its cause
+// should the lease be lost: the holder must then stop what it protects.
+// release must be called once; the context is cancelled then too.
+func (l *Lease) Hold(ctx context.Context) (held context.Context, release func()) {
+	held, lost := context.WithCancelCause(ctx)
+	keepCtx, stopKeeping := context.WithCancel(context.WithoutCancel(ctx))
+	kept := make(chan struct{})
+	go func() {
+		defer close(kept)
+		if err := l.Keep(keepCtx); err != nil {
+			lost(err)
+		}
+	}()
+	return held, func() {
+		stopKeeping()
+		<-kept
+		lost(nil)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := l.Release(rctx); err != nil && l.log != nil {
+			fmt.Fprintf(l.log, "lease: releasing %s: %v (it expires by itself)\n", l.key, err)
+		}
+	}
+}

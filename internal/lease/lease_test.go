@@ -213,3 +213,36 @@ func TestRenewalFailures(t *testing.T) {
 		t.Errorf("%d renewals tried, want several", slow.Hits())
 	}
 }
+
+// TestHold: a held lease is renewed past its TTL and released by release;
+// one lost meanwhile (its object removed) cancels the held context with
+// the *LostError as its cause.
+func TestHold(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, st store.Store) {
+		ttl := lease.Options{TTL: 300 * time.Millisecond}
+		held, release := acquire(t, st, ttl).Hold(t.Context())
+		time.Sleep(600 * time.Millisecond)
+		if _, err := lease.Acquire(t.Context(), st, key, ttl); err == nil {
+			t.Fatal("the held lease was taken after two TTLs: not renewed")
+		}
+		release()
+		if held.Err() == nil {
+			t.Error("the held context is not done after release")
+		}
+		l := acquire(t, st, ttl) // released: taken at once
+		held, release = l.Hold(t.Context())
+		defer release()
+		if err := st.Delete(t.Context(), key); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-held.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatal("the held context is not cancelled after the lease was lost")
+		}
+		var lost *lease.LostError
+		if err := context.Cause(held); !errors.As(err, &lost) {
+			t.Errorf("cause %v, want a *lease.LostError", err)
+		}
+	})
+}

@@ -2,7 +2,9 @@
 // the way EventBridge and Step Functions run it in AWS: the embedded
 // statemachine/pipeline.asl.json, loaded by the local ASL interpreter with
 // its Task states bound to the pipeline's task code in process, started for
-// a schedule and for each object waiting in bronze/landing/.
+// a schedule and for each object waiting in bronze/landing/; and
+// statemachine/maintain.asl.json, the maintenance of the Iceberg tables,
+// on a schedule of its own.
 //
 // Imported by the lake command (`lake run`, `lake serve`).
 package localrun
@@ -19,6 +21,7 @@ import (
 	"github.com/medallionlake/lake/internal/asl"
 	"github.com/medallionlake/lake/internal/execstore"
 	"github.com/medallionlake/lake/internal/layout"
+	"github.com/medallionlake/lake/internal/maintain"
 	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/statemachine"
@@ -32,10 +35,15 @@ const Bucket = "local-lake"
 // locally (its ARN is arn:aws:states:local:000000000000:stateMachine:lake-pipeline).
 const PipelineName = "lake-pipeline"
 
+// MaintainName is the name of the maintain state machine when it runs
+// locally.
+const MaintainName = "lake-maintain"
+
 // Runner starts executions of the pipeline state machine.
 type Runner struct {
 	machine    *asl.Machine
-	definition string // after substitution
+	maintainer *asl.Machine // statemachine/maintain.asl.json
+	definition string       // after substitution
 	pipeline   *pipeline.Pipeline
 	clock      asl.Clock
 	lake       store.Store
@@ -81,6 +89,7 @@ func substitutions(bucket string) map[string]string {
 		"RouteFunctionArn":         functionARN("route"),
 		"CrawlFunctionArn":         functionARN("crawl"),
 		"RecordFailureFunctionArn": functionARN("recordfailure"),
+		"MaintainFunctionArn":      functionARN("maintain"),
 		"LakeBucket":               bucket,
 	}
 }
@@ -111,12 +120,16 @@ func New(p *pipeline.Pipeline, lake store.Store, opts Options) (*Runner, error) 
 	if err != nil {
 		return nil, fmt.Errorf("localrun: statemachine/pipeline.asl.json: %w", err)
 	}
+	mm, err := Load(MaintainName, statemachine.Maintain, p, bucket, opts.Clock)
+	if err != nil {
+		return nil, fmt.Errorf("localrun: statemachine/maintain.asl.json: %w", err)
+	}
 	log := opts.Log
 	if log == nil {
 		log = io.Discard
 	}
 	return &Runner{
-		machine: m, definition: def, pipeline: p, clock: opts.Clock, lake: lake, bucket: bucket, prefix: opts.Prefix,
+		machine: m, maintainer: mm, definition: def, pipeline: p, clock: opts.Clock, lake: lake, bucket: bucket, prefix: opts.Prefix,
 		execs: execstore.New(lake, execstore.Options{Finder: opts.Finder, Log: log}),
 		log:   log, now: time.Now, Concurrency: 4,
 	}, nil
@@ -176,6 +189,17 @@ func (r *Runner) Start(ctx context.Context, in pipeline.StartInput) (*asl.Execut
 	return r.run(ctx, "ingest", raw)
 }
 
+// Maintain runs one execution of the maintain state machine: the
+// maintenance of the lake's Iceberg tables that in asks for. It takes no
+// lease; its callers do (maintain.Lock).
+func (r *Runner) Maintain(ctx context.Context, in maintain.Start) (*asl.Execution, error) {
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	return r.runOn(ctx, r.maintainer, "maintenance", raw)
+}
+
 // Object runs one execution for an Object Created event of obj.
 func (r *Runner) Object(ctx context.Context, obj store.ObjectInfo) (*asl.Execution, error) {
 	raw, err := r.ObjectEvent(obj)
@@ -206,7 +230,13 @@ func ObjectEvent(bucket, prefix string, obj store.ObjectInfo, at time.Time) ([]b
 }
 
 func (r *Runner) run(ctx context.Context, what string, input []byte) (*asl.Execution, error) {
-	exec, err := r.machine.Run(ctx, input, asl.RunOptions{Recorder: r.execs})
+	return r.runOn(ctx, r.machine, what, input)
+}
+
+// runOn runs one execution of m, recorded with the runner's executions,
+// and logs its end.
+func (r *Runner) runOn(ctx context.Context, m *asl.Machine, what string, input []byte) (*asl.Execution, error) {
+	exec, err := m.Run(ctx, input, asl.RunOptions{Recorder: r.execs})
 	if err != nil {
 		return exec, fmt.Errorf("localrun: %s: %w", what, err)
 	}

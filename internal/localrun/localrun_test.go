@@ -6,17 +6,24 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/apache/iceberg-go/table"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/medallionlake/lake/internal/asl"
+	"github.com/medallionlake/lake/internal/catalog"
 	"github.com/medallionlake/lake/internal/catalog/localcatalog"
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/execstore"
+	"github.com/medallionlake/lake/internal/icebergio"
+	"github.com/medallionlake/lake/internal/icecatalog"
+	"github.com/medallionlake/lake/internal/icecatalog/lakepointer"
+	"github.com/medallionlake/lake/internal/icetable"
 	"github.com/medallionlake/lake/internal/ingest"
 	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/lease"
@@ -32,10 +39,12 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // env is a seeded source database and an empty local lake with the
 // pipeline's runner over them.
 type env struct {
-	db     *pgx.Conn
-	lake   store.Store
-	runner *localrun.Runner
-	seeded seed.Summary
+	db      *pgx.Conn
+	lake    store.Store
+	iceberg *icetable.Lake
+	tables  []*contract.Table
+	runner  *localrun.Runner
+	seeded  seed.Summary
 }
 
 // lakes are the backends the pipeline runs over: a local folder, and an
@@ -72,12 +81,16 @@ func newEnvOn(t *testing.T, lake store.Store, rows int64) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{db: db, lake: lake, runner: r, seeded: sum}
+	iceberg, err := pipeline.OpenIceberg(lake, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{db: db, lake: lake, iceberg: iceberg, tables: tables, runner: r, seeded: sum}
 }
 
 func (e *env) layers(t *testing.T) map[string]localrun.Layer {
 	t.Helper()
-	ls, err := localrun.Counts(context.Background(), e.lake)
+	ls, err := localrun.Counts(context.Background(), e.lake, e.iceberg, e.tables)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,8 +153,9 @@ func testRunConservesRows(t *testing.T, e *env) {
 		got, want int64
 	}{
 		{"bronze objects left", l["bronze"].Objects, 0},
-		{"silver+discarded rows", l["silver"].Rows + l["discarded"].Rows, e.seeded.Rows},
-		{"discarded rows", l["discarded"].Rows, defects},
+		{"silver+discarded rows", l["silver.orders"].Rows + l["discarded.orders"].Rows, e.seeded.Rows},
+		{"discarded rows", l["discarded.orders"].Rows, defects},
+		{"current rows (one per valid order)", l["silver.orders_current"].Rows, e.seeded.Rows - defects},
 		{"archive rows", l["archive"].Rows, e.seeded.Rows},
 		{"archive objects", l["archive"].Objects, int64(len(objs))},
 	} {
@@ -159,8 +173,8 @@ func testRunConservesRows(t *testing.T, e *env) {
 	if err := json.Unmarshal(exec.Output, &out); err != nil || out.Verdict != "DONE" {
 		t.Errorf("duplicate event output = %s, want verdict DONE", exec.Output)
 	}
-	if got := e.layers(t); got["silver"].Rows != l["silver"].Rows || got["discarded"].Rows != l["discarded"].Rows {
-		t.Errorf("after a duplicate event: silver %d discarded %d rows, want %d and %d", got["silver"].Rows, got["discarded"].Rows, l["silver"].Rows, l["discarded"].Rows)
+	if got := e.layers(t); got["silver.orders"].Rows != l["silver.orders"].Rows || got["discarded.orders"].Rows != l["discarded.orders"].Rows {
+		t.Errorf("after a duplicate event: silver %d discarded %d rows, want %d and %d", got["silver.orders"].Rows, got["discarded.orders"].Rows, l["silver.orders"].Rows, l["discarded.orders"].Rows)
 	}
 }
 
@@ -227,48 +241,155 @@ func TestServeProcessesEachObjectOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serveUntil := func(done func() bool) {
-		t.Helper()
-		sctx, cancel := context.WithCancel(ctx)
-		errc := make(chan error, 1)
-		go func() { errc <- e.runner.Serve(sctx, localrun.ServeOptions{Poll: 20 * time.Millisecond}) }()
-		deadline := time.Now().Add(60 * time.Second)
-		for !done() {
-			if time.Now().After(deadline) {
-				cancel()
-				t.Fatal("serve did not get there in 60s")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		time.Sleep(100 * time.Millisecond) // a few more polls
-		cancel()
-		if err := <-errc; err != nil {
-			t.Fatal(err)
-		}
-	}
-	executions := func() int {
-		xs, err := e.runner.Executions().List(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(xs)
-	}
+	executions := func() int { return len(executionsOf(t, e.runner)) }
 	onlyBadLeft := func() bool {
 		objs, err := e.runner.Pending(ctx)
 		return err == nil && len(objs) == 1 && objs[0].Key == bad.Key && executions() >= 3
 	}
-	serveUntil(onlyBadLeft)
+	serveUntil(t, e.runner, onlyBadLeft)
 	n := executions()
 	if n != 3 { // ingest, the bronze object, the bad object once
 		t.Errorf("%d executions after serving, want 3", n)
 	}
-	serveUntil(func() bool { return true })
+	serveUntil(t, e.runner, func() bool { return true })
 	if got := executions(); got != n {
 		t.Errorf("%d executions after a restart, want still %d", got, n)
 	}
 	if _, err := e.lake.Stat(ctx, bad.Key); errors.Is(err, store.ErrNotFound) {
 		t.Error("the failed object left bronze")
 	}
+}
+
+// downCatalog is a catalog that refuses every call, as one that went away.
+type downCatalog struct{ catalog.Catalog }
+
+func (downCatalog) EnsureDatabase(context.Context, string) error {
+	return errors.New("catalog is down")
+}
+
+// noSwap keeps the Iceberg tables' pointers but refuses to move them:
+// tables are created, commits fail.
+type noSwap struct{ icecatalog.Backend }
+
+func (noSwap) Swap(context.Context, icecatalog.Table, icecatalog.Pointer, string, table.Metadata) error {
+	return errors.New("commits are refused")
+}
+
+// TestServeFinishesPendingCommits routes an object whose commit then
+// fails, so that its execution fails with the object routed and still in
+// landing; a serve started afterwards runs it again, once, and commits it,
+// with every row once.
+func TestServeFinishesPendingCommits(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cfg  func(e *env) pipeline.Config
+		// silver is whether the failed crawl committed silver already
+		// (it failed after the tables' commits).
+		silver bool
+	}{
+		{"table commit refused", func(e *env) pipeline.Config {
+			fs, err := icebergio.New(e.lake, lakeRoot(t, e.lake))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ice, err := pipeline.OpenIceberg(e.lake, "", noSwap{lakepointer.New(fs)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return pipeline.Config{Lake: e.lake, Tables: e.tables, Catalog: localcatalog.New(e.lake), Iceberg: ice}
+		}, false},
+		{"meta catalog down", func(e *env) pipeline.Config {
+			return pipeline.Config{Lake: e.lake, Tables: e.tables, Catalog: downCatalog{}}
+		}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, 300)
+			ctx := context.Background()
+			exec, err := e.runner.Start(ctx, pipeline.StartInput{Source: "manual"})
+			succeeded(t, "ingest", exec, err)
+
+			broken, err := localrun.New(pipeline.New(c.cfg(e)), e.lake, localrun.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			serveUntil(t, broken, func() bool { return len(executionsOf(t, e.runner)) >= 2 && !running(t, e.runner) })
+			var statuses []string
+			for _, x := range executionsOf(t, e.runner) {
+				statuses = append(statuses, x.Status)
+			}
+			slices.Sort(statuses)
+			if want := []string{asl.StatusFailed, asl.StatusSucceeded}; !slices.Equal(statuses, want) {
+				t.Fatalf("executions %v, want %v (the ingest, the object's failed commit)", statuses, want)
+			}
+			if l := e.layers(t); l["bronze"].Objects != 1 || (l["silver.orders"].Rows > 0) != c.silver {
+				t.Fatalf("after the failed commit: %d bronze objects, %d silver rows; want 1 object, silver committed %v", l["bronze"].Objects, l["silver.orders"].Rows, c.silver)
+			}
+
+			serveUntil(t, e.runner, func() bool {
+				objs, err := e.runner.Pending(ctx)
+				return err == nil && len(objs) == 0
+			})
+			l := e.layers(t)
+			if got := l["silver.orders"].Rows + l["discarded.orders"].Rows; got != e.seeded.Rows {
+				t.Errorf("silver+discarded rows = %d, want %d", got, e.seeded.Rows)
+			}
+			if got := len(executionsOf(t, e.runner)); got != 3 {
+				t.Errorf("%d executions, want 3 (ingest, the failed commit, the rerun)", got)
+			}
+		})
+	}
+}
+
+// lakeRoot is the Iceberg root URI of the lake.
+func lakeRoot(t *testing.T, lake store.Store) string {
+	t.Helper()
+	root, err := icebergio.RootURI(lake.(store.Locator).URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// running reports whether any of r's executions is still running.
+func running(t *testing.T, r *localrun.Runner) bool {
+	t.Helper()
+	for _, x := range executionsOf(t, r) {
+		if x.Status == asl.StatusRunning {
+			return true
+		}
+	}
+	return false
+}
+
+// serveUntil serves with r until done, then a few more polls.
+func serveUntil(t *testing.T, r *localrun.Runner, done func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- r.Serve(ctx, localrun.ServeOptions{Poll: 20 * time.Millisecond}) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for !done() {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatal("serve did not get there in 60s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // a few more polls
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// executionsOf lists r's executions.
+func executionsOf(t *testing.T, r *localrun.Runner) []asl.Execution {
+	t.Helper()
+	xs, err := r.Executions().List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return xs
 }
 
 // entered reports whether execution name's history entered state.

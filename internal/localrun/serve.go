@@ -11,6 +11,7 @@ import (
 	"github.com/medallionlake/lake/internal/execstore"
 	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/lease"
+	"github.com/medallionlake/lake/internal/maintain"
 	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/schedule"
 	"github.com/medallionlake/lake/internal/store"
@@ -27,6 +28,11 @@ type ServeOptions struct {
 	// Lease configures the lake's serve lease: its TTL, and how long to
 	// wait for another serve's. Its Log defaults to the Runner's.
 	Lease lease.Options
+	// MaintainSchedule starts the maintenance of the lake's Iceberg
+	// tables (the maintain state machine); nil: none.
+	MaintainSchedule schedule.Schedule
+	// Maintain is the input of each scheduled maintenance.
+	Maintain maintain.Start
 }
 
 // marker records that serve started an execution for one object version,
@@ -71,26 +77,9 @@ func (r *Runner) Serve(ctx context.Context, opts ServeOptions) error {
 	}
 	h := l.Holder()
 	fmt.Fprintf(r.log, "serve: holding the lake's lease %s (host %s, pid %d)\n", layout.ServeLease, h.Host, h.PID)
-	ctx, lost := context.WithCancelCause(ctx)
-	defer lost(nil)
 	// the lease is renewed until the executions in flight have ended
-	keepCtx, stopKeeping := context.WithCancel(context.WithoutCancel(ctx))
-	kept := make(chan struct{})
-	go func() {
-		defer close(kept)
-		if err := l.Keep(keepCtx); err != nil {
-			lost(err)
-		}
-	}()
-	defer func() {
-		stopKeeping()
-		<-kept
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		if err := l.Release(rctx); err != nil {
-			fmt.Fprintf(r.log, "serve: releasing the lease: %v (it expires by itself)\n", err)
-		}
-	}()
+	ctx, release := l.Hold(ctx)
+	defer release()
 
 	runCtx := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
@@ -102,21 +91,9 @@ func (r *Runner) Serve(ctx context.Context, opts ServeOptions) error {
 	// up, once.
 	seen := map[string]bool{}
 
-	var fire <-chan time.Time
-	arm := func() {
-		if opts.Schedule == nil {
-			return
-		}
-		next := opts.Schedule.Next(r.now())
-		if next.IsZero() {
-			fmt.Fprintln(r.log, "serve: the schedule never fires again")
-			fire = nil
-			return
-		}
-		fmt.Fprintf(r.log, "serve: next scheduled start at %s\n", next.Format(time.RFC3339))
-		fire = time.After(time.Until(next))
-	}
-	arm()
+	fire := r.next(opts.Schedule, "scheduled start")
+	maintainFire := r.next(opts.MaintainSchedule, "maintenance")
+	maintaining := make(chan struct{}, 1) // held while a maintenance is in flight
 	poll := time.NewTicker(opts.Poll)
 	defer poll.Stop()
 	// Executions a dead process left RUNNING are marked ABORTED now and
@@ -144,8 +121,20 @@ func (r *Runner) Serve(ctx context.Context, opts ServeOptions) error {
 			if err := r.ReapAbandoned(ctx); err != nil {
 				fmt.Fprintf(r.log, "serve: %v\n", err)
 			}
+		case <-maintainFire:
+			maintainFire = r.next(opts.MaintainSchedule, "maintenance")
+			select {
+			case maintaining <- struct{}{}:
+				wg.Add(1)
+				go func() {
+					defer func() { <-maintaining; wg.Done() }()
+					r.maintainOnce(ctx, opts)
+				}()
+			default:
+				fmt.Fprintln(r.log, "serve: the previous maintenance is still running; skipping this one")
+			}
 		case <-fire:
-			arm()
+			fire = r.next(opts.Schedule, "scheduled start")
 			select {
 			case ingest <- struct{}{}:
 				wg.Add(1)
@@ -162,9 +151,46 @@ func (r *Runner) Serve(ctx context.Context, opts ServeOptions) error {
 	}
 }
 
+// next is a channel that receives when s fires next (nil, which never
+// receives, when s is nil or never fires again); what names it in the
+// log.
+func (r *Runner) next(s schedule.Schedule, what string) <-chan time.Time {
+	if s == nil {
+		return nil
+	}
+	next := s.Next(r.now())
+	if next.IsZero() {
+		fmt.Fprintf(r.log, "serve: the %s schedule never fires again\n", what)
+		return nil
+	}
+	fmt.Fprintf(r.log, "serve: next %s at %s\n", what, next.Format(time.RFC3339))
+	return time.After(time.Until(next))
+}
+
+// maintainOnce runs one execution of the maintain state machine under the
+// lake's maintenance lease, unless another process (`lake maintain`)
+// holds it. When ctx is done (serve stops), the maintenance in flight is
+// stopped: it is safe to stop at any point, and the next one finishes
+// its work.
+func (r *Runner) maintainOnce(ctx context.Context, opts ServeOptions) {
+	held, release, err := maintain.Lock(ctx, r.lake, lease.Options{TTL: opts.Lease.TTL, Log: r.log})
+	if ctx.Err() != nil {
+		return // stopping
+	}
+	if err != nil {
+		fmt.Fprintf(r.log, "serve: skipping this maintenance: %v\n", err)
+		return
+	}
+	defer release()
+	if _, err := r.Maintain(held, opts.Maintain); err != nil {
+		fmt.Fprintf(r.log, "serve: maintenance: %v\n", err)
+	}
+}
+
 // pollOnce starts an execution for every object in landing that has no
-// marker, or a STARTED marker left by an earlier serve, and that seen does
-// not hold yet; seen is then left holding only objects still in landing.
+// marker, a STARTED marker left by an earlier serve, or a finished one
+// and a pending commit, and that seen does not hold yet; seen is then
+// left holding only objects still in landing.
 func (r *Runner) pollOnce(ctx, runCtx context.Context, wg *sync.WaitGroup, seen map[string]bool, sem chan struct{}) error {
 	objs, err := r.Pending(ctx)
 	if err != nil {
@@ -184,7 +210,18 @@ func (r *Runner) pollOnce(ctx, runCtx context.Context, wg *sync.WaitGroup, seen 
 		}
 		seen[mk] = true
 		if m != nil && m.Status != "STARTED" {
-			continue // finished before (failed, since it is still in landing)
+			// It finished before, and failed since it is still in landing:
+			// it is run again only when routed with its commit pending,
+			// once per serve.
+			pending, err := pendingCommit(ctx, r.lake, obj)
+			if err != nil {
+				delete(seen, mk)
+				return err
+			}
+			if !pending {
+				continue
+			}
+			fmt.Fprintf(r.log, "serve: %s: routed, commit pending: running it again\n", obj.Key)
 		}
 		if _, err := store.PutJSON(ctx, r.lake, mk, marker{Key: obj.Key, ETag: obj.ETag, Status: "STARTED", At: r.now().UTC()}, nil); err != nil {
 			delete(seen, mk)
@@ -207,6 +244,16 @@ func (r *Runner) pollOnce(ctx, runCtx context.Context, wg *sync.WaitGroup, seen 
 		}()
 	}
 	return nil
+}
+
+// pendingCommit reports whether obj, in landing, was routed (its route
+// record is stored) but not committed: its execution failed after route.
+func pendingCommit(ctx context.Context, lake store.Store, obj store.ObjectInfo) (bool, error) {
+	table, err := layout.TableOf(obj.Key)
+	if err != nil {
+		return false, nil // not a table's object: the run reports it
+	}
+	return store.Exists(ctx, lake, layout.KeysFor(table, obj.Key, obj.ETag).RouteRecord())
 }
 
 func (r *Runner) readMarker(ctx context.Context, key string) (*marker, error) {

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/medallionlake/lake/internal/bronze"
 	"github.com/medallionlake/lake/internal/crawl"
+	"github.com/medallionlake/lake/internal/icetable"
 	"github.com/medallionlake/lake/internal/ingest"
 	"github.com/medallionlake/lake/internal/route"
 	"github.com/medallionlake/lake/internal/store"
@@ -57,17 +59,21 @@ func taskStates(t *testing.T, states map[string]json.RawMessage, f func(name str
 	}
 }
 
-// TestErrorEqualsNamesGoTypes ties the state machine's error names to the
+// definitions are the state machine definitions whose Task states call
+// the tasks.
+var definitions = map[string][]byte{
+	"statemachine/pipeline.asl.json": statemachine.Pipeline,
+	"statemachine/maintain.asl.json": statemachine.Maintain,
+}
+
+// TestErrorEqualsNamesGoTypes ties the state machines' error names to the
 // Go error types the tasks return: every name a Retry or Catch of
-// statemachine/pipeline.asl.json matches (but States.* and Lambda.*) is a
-// type in ErrorTypes, and every Task state retries every retryable type.
-// Renaming a type, or forgetting a retry, fails here rather than silently
-// in AWS.
+// statemachine/pipeline.asl.json or statemachine/maintain.asl.json
+// matches (but States.* and Lambda.*) is a type in ErrorTypes, every Task
+// state retries every retryable type, and every task of TaskNames is
+// called by a Task state (its ${<Task>FunctionArn}). Renaming a type, or
+// forgetting a retry, fails here rather than silently in AWS.
 func TestErrorEqualsNamesGoTypes(t *testing.T) {
-	var def struct{ States map[string]json.RawMessage }
-	if err := json.Unmarshal(statemachine.Pipeline, &def); err != nil {
-		t.Fatal(err)
-	}
 	known := map[string]ErrorType{}
 	for _, et := range ErrorTypes {
 		if _, dup := known[et.Name]; dup {
@@ -75,9 +81,39 @@ func TestErrorEqualsNamesGoTypes(t *testing.T) {
 		}
 		known[et.Name] = et
 	}
-	tasks := 0
-	taskStates(t, def.States, func(name string, st map[string]json.RawMessage) {
-		tasks++
+	called := map[string]bool{}
+	for file, raw := range definitions {
+		t.Run(file, func(t *testing.T) {
+			var def struct{ States map[string]json.RawMessage }
+			if err := json.Unmarshal(raw, &def); err != nil {
+				t.Fatal(err)
+			}
+			checkErrorNames(t, def.States, known, called)
+		})
+	}
+	for _, task := range TaskNames {
+		if !called[task] {
+			t.Errorf("no Task state calls the %s task", task)
+		}
+	}
+}
+
+// functionTask is the task whose function a Task state's Parameters name
+// (${PlanFunctionArn}: plan).
+var functionTask = regexp.MustCompile(`^\$\{(\w+)FunctionArn\}$`)
+
+// checkErrorNames checks the Retry and Catch of every Task state of
+// states against known and records the tasks they call in called.
+func checkErrorNames(t *testing.T, states map[string]json.RawMessage, known map[string]ErrorType, called map[string]bool) {
+	t.Helper()
+	taskStates(t, states, func(name string, st map[string]json.RawMessage) {
+		var params struct{ FunctionName string }
+		json.Unmarshal(st["Parameters"], &params)
+		if m := functionTask.FindStringSubmatch(params.FunctionName); m != nil {
+			called[strings.ToLower(m[1])] = true
+		} else {
+			t.Errorf("state %s calls %q, not a task's ${<Task>FunctionArn}", name, params.FunctionName)
+		}
 		type handler struct{ ErrorEquals []string }
 		var retry, catch []handler
 		json.Unmarshal(st["Retry"], &retry)
@@ -107,9 +143,6 @@ func TestErrorEqualsNamesGoTypes(t *testing.T) {
 			}
 		}
 	})
-	if tasks < len(TaskNames) {
-		t.Errorf("found %d Task states, want at least one per task (%d)", tasks, len(TaskNames))
-	}
 }
 
 // TestWorkflowError: a named error comes back unwrapped, whatever wraps
@@ -124,7 +157,7 @@ func TestWorkflowError(t *testing.T) {
 	}{
 		{"a store failure, wrapped twice", fmt.Errorf("a: %w", fmt.Errorf("b: %w", su)), "StoreUnavailableError", "reset"},
 		{"a changed object", fmt.Errorf("route: %w", &bronze.ObjectChangedError{Key: "k"}), "ObjectChangedError", `object "k"`},
-		{"schema drift", &crawl.SchemaDriftError{Changes: []crawl.DriftChange{{Column: "c"}}}, "SchemaDriftError", "column c"},
+		{"schema drift", &icetable.SchemaDriftError{Table: "silver.orders", Column: "c"}, "SchemaDriftError", "c"},
 		{"a plain error", errors.New("disk on fire"), "TaskError", "route: disk on fire"},
 		{"a wrapped plain error", fmt.Errorf("ctx: %w", errors.New("x")), "TaskError", "route: ctx: x"},
 	} {
@@ -163,6 +196,8 @@ func TestStateFixtures(t *testing.T) {
 		"crawl.output":         func() any { return new(crawl.Output) },
 		"recordfailure.input":  func() any { return new(FailureInput) },
 		"recordfailure.output": func() any { return new(FailureOutput) },
+		"maintain.input":       func() any { return new(MaintainInput) },
+		"maintain.output":      func() any { return new(MaintainOutput) },
 	}
 	for _, task := range TaskNames {
 		for _, side := range []string{"input", "output"} {

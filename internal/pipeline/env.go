@@ -18,7 +18,14 @@ import (
 
 	"github.com/medallionlake/lake/internal/catalog/gluecatalog"
 	"github.com/medallionlake/lake/internal/contract"
+	"github.com/medallionlake/lake/internal/dq"
+	"github.com/medallionlake/lake/internal/icebergio"
+	"github.com/medallionlake/lake/internal/icecatalog"
+	"github.com/medallionlake/lake/internal/icecatalog/gluepointer"
+	"github.com/medallionlake/lake/internal/icecatalog/lakepointer"
+	"github.com/medallionlake/lake/internal/icetable"
 	"github.com/medallionlake/lake/internal/metrics"
+	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/store/storeurl"
 	"github.com/medallionlake/lake/schemas"
 )
@@ -27,7 +34,24 @@ import (
 // Lambda sets up (and has IAM permissions for) only those.
 type Needs struct {
 	Source  bool // plan, ingest: the source database's credentials
-	Catalog bool // crawl: the Glue Data Catalog
+	Catalog bool // crawl: the meta tables in the Glue Data Catalog
+	Tables  bool // route, crawl, maintain: the Iceberg tables (pointers in Glue)
+}
+
+// NeedsOf returns the Needs of task's Lambda (tasks/<task>/main.go): what
+// its IAM policy in template.yaml grants it.
+func NeedsOf(task string) Needs {
+	switch task {
+	case "plan", "ingest":
+		return Needs{Source: true}
+	case "route":
+		return Needs{Tables: true}
+	case "crawl":
+		return Needs{Catalog: true, Tables: true}
+	case "maintain":
+		return Needs{Tables: true}
+	}
+	return Needs{}
 }
 
 // Environment variables a Lambda's Config is read from. None holds a
@@ -37,9 +61,13 @@ const (
 	EnvArchive      = "LAKE_ARCHIVE_URL"       // s3://ARCHIVE-BUCKET[/PREFIX]
 	EnvSourceSecret = "LAKE_SOURCE_SECRET_ARN" // plan, ingest
 	EnvParts        = "LAKE_INGEST_PARTS"      // plan: key ranges per table
-	// EnvGlueDatabasePrefix (crawl) puts the lake's databases in Glue as
-	// PREFIX+silver, PREFIX+discarded, PREFIX+meta.
+	// EnvGlueDatabasePrefix (route, crawl, maintain) puts the lake's databases in
+	// Glue as PREFIX+silver, PREFIX+discarded, PREFIX+meta.
 	EnvGlueDatabasePrefix = "LAKE_GLUE_DATABASE_PREFIX"
+	// EnvDQMemory (validate) bounds the rules' uniqueness and
+	// distinct-count state, e.g. 256MiB (Config.DQMemory). Unset, it is a
+	// quarter of the function's memory (256 MiB in a 1024 MB function).
+	EnvDQMemory = "LAKE_DQ_MEMORY"
 	// EnvMetricsNamespace (every function) turns on the tasks' CloudWatch
 	// metrics, written to stdout in the embedded metric format.
 	EnvMetricsNamespace = "LAKE_METRICS_NAMESPACE"
@@ -56,6 +84,9 @@ func FromEnv(ctx context.Context, needs Needs) (*Pipeline, error) {
 	}
 	cfg := Config{}
 	var err error
+	if cfg.DQMemory, err = dqMemory(); err != nil {
+		return nil, err
+	}
 	if cfg.Lake, err = storeurl.Open(ctx, lakeURL); err != nil {
 		return nil, err
 	}
@@ -93,16 +124,34 @@ func FromEnv(ctx context.Context, needs Needs) (*Pipeline, error) {
 			return nil, err
 		}
 	}
+	if err := cfg.UseGlue(glue.NewFromConfig(awsCfg), lakeURL, os.Getenv(EnvGlueDatabasePrefix), needs); err != nil {
+		return nil, err
+	}
+	return New(cfg), nil
+}
+
+// UseGlue sets the meta tables' catalog (needs.Catalog) and the Iceberg
+// tables' pointers (needs.Tables) of cfg, whose Lake is the S3 lake at
+// lakeURL, to the Glue Data Catalog of client, in the databases
+// prefix+silver, prefix+discarded and prefix+meta.
+func (cfg *Config) UseGlue(client *glue.Client, lakeURL, prefix string, needs Needs) error {
+	var err error
 	if needs.Catalog {
 		root := "s3://" + cfg.Bucket
 		if cfg.Prefix != "" {
 			root += "/" + cfg.Prefix
 		}
-		if cfg.Catalog, err = gluecatalog.New(glue.NewFromConfig(awsCfg), root, gluecatalog.WithDatabasePrefix(os.Getenv(EnvGlueDatabasePrefix))); err != nil {
-			return nil, err
+		if cfg.Catalog, err = gluecatalog.New(client, root, gluecatalog.WithDatabasePrefix(prefix)); err != nil {
+			return err
 		}
 	}
-	return New(cfg), nil
+	if needs.Tables {
+		b := gluepointer.New(client, "", gluepointer.WithDatabasePrefix(prefix))
+		if cfg.Iceberg, err = OpenIceberg(cfg.Lake, lakeURL, b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // S3Location returns the bucket and key prefix of an s3:// lake URL, and
@@ -205,4 +254,46 @@ func setMemoryLimit() {
 		return
 	}
 	debug.SetMemoryLimit(int64(float64(mb) * lambdaMemoryShare * (1 << 20)))
+}
+
+// dqMemoryShare is the share of a Lambda function's memory that the DQ
+// rules' state may use when LAKE_DQ_MEMORY is not set.
+const dqMemoryShare = 0.25
+
+// dqMemory is Config.DQMemory from LAKE_DQ_MEMORY, or dqMemoryShare of
+// the function's memory, or 0 (dq's default) outside Lambda.
+func dqMemory() (int64, error) {
+	if v := os.Getenv(EnvDQMemory); v != "" {
+		n, err := dq.ParseMemory(v)
+		if err != nil {
+			return 0, fmt.Errorf("pipeline: %s=%q: %w", EnvDQMemory, v, err)
+		}
+		return n, nil
+	}
+	mb, err := strconv.Atoi(os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))
+	if err != nil || mb <= 0 {
+		return 0, nil
+	}
+	return int64(float64(mb) * dqMemoryShare * (1 << 20)), nil
+}
+
+// OpenIceberg opens the lake's Iceberg tables: the lake st at lakeURL (""
+// for the URL the store says, store.Locator), its tables' pointers kept
+// by b, or in the lake itself (lakepointer) when b is nil.
+func OpenIceberg(st store.Store, lakeURL string, b icecatalog.Backend) (*icetable.Lake, error) {
+	if l, ok := st.(store.Locator); ok && lakeURL == "" {
+		lakeURL = l.URL()
+	}
+	root, err := icebergio.RootURI(lakeURL)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	fs, err := icebergio.New(st, root)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	if b == nil {
+		b = lakepointer.New(fs)
+	}
+	return icetable.New(icecatalog.New(b, fs, icecatalog.Options{}), icetable.Options{}), nil
 }

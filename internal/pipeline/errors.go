@@ -7,9 +7,11 @@ import (
 
 	"github.com/medallionlake/lake/internal/bronze"
 	"github.com/medallionlake/lake/internal/catalog"
-	"github.com/medallionlake/lake/internal/crawl"
 	"github.com/medallionlake/lake/internal/dq"
+	"github.com/medallionlake/lake/internal/icecatalog"
+	"github.com/medallionlake/lake/internal/icetable"
 	"github.com/medallionlake/lake/internal/ingest"
+	"github.com/medallionlake/lake/internal/maintain"
 	"github.com/medallionlake/lake/internal/pgarrow"
 	"github.com/medallionlake/lake/internal/route"
 	"github.com/medallionlake/lake/internal/store"
@@ -82,8 +84,12 @@ var ErrorTypes = []ErrorType{
 	errorType[*catalog.ColumnNameError](false),
 	errorType[*route.ResultMismatchError](false),
 	errorType[*route.ConservationError](false),
-	errorType[*crawl.SchemaDriftError](false),
+	errorType[*icetable.SchemaDriftError](false),
+	errorType[*icetable.CommitConflictError](false),
+	errorType[*icetable.MissingDataFileError](false),
+	errorType[*icecatalog.CorruptMetadataError](false),
 	errorType[*store.RecordError](false),
+	errorType[*maintain.FailedError](false),
 	errorType[*BadInputError](false),
 	errorType[*TaskError](false),
 }

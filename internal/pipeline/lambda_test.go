@@ -79,21 +79,33 @@ func checkErrorMetric(t *testing.T, out, task, errType string) {
 // workflow error is its Go type name: the name the state machine's
 // ErrorEquals matches.
 func TestLambdaErrorType(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "bootstrap")
-	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "./tasks/validate")
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./tasks/validate: %v\n%s", err, out)
+	bins := map[string]string{}
+	bin := func(task string) string {
+		t.Helper()
+		if b, ok := bins[task]; ok {
+			return b
+		}
+		b := filepath.Join(t.TempDir(), task, "bootstrap")
+		build := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", b, "./tasks/"+task)
+		build.Dir = testenv.RepoRoot()
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build ./tasks/%s: %v\n%s", task, err, out)
+		}
+		bins[task] = b
+		return b
 	}
 	tests := []struct {
-		name, payload, wantType, wantMsg string
+		name, task, payload, wantType, wantMsg string
 	}{
-		{"table without a contract", `{"bucket": "lake-bucket", "key": "bronze/landing/nosuch/part-00000.parquet", "etag": "abc", "size": 10}`, "UnknownTableError", "nosuch"},
-		{"key outside the landing prefix", `{"bucket": "lake-bucket", "key": "silver/staging/orders/x.parquet", "etag": "abc", "size": 10}`, "ObjectKeyError", "silver/staging/orders/x.parquet"},
-		{"misspelt field", `{"bucket": "lake-bucket", "kye": "bronze/landing/orders/x.parquet"}`, "BadInputError", `unknown field "kye"`},
+		{"table without a contract", "validate", `{"bucket": "lake-bucket", "key": "bronze/landing/nosuch/part-00000.parquet", "etag": "abc", "size": 10}`, "UnknownTableError", "nosuch"},
+		{"key outside the landing prefix", "validate", `{"bucket": "lake-bucket", "key": "silver/staging/orders/x.parquet", "etag": "abc", "size": 10}`, "ObjectKeyError", "silver/staging/orders/x.parquet"},
+		{"misspelt field", "validate", `{"bucket": "lake-bucket", "kye": "bronze/landing/orders/x.parquet"}`, "BadInputError", `unknown field "kye"`},
+		{"a maintenance with a failed table", "maintain", `{"finish": {"results": [{"table": "orders", "kind": "silver", "absent": true}, {"table": "orders", "kind": "current", "error": {"Error": "StoreUnavailableError", "Cause": "connection reset"}}]}}`, "FailedError", "silver.orders_current: StoreUnavailableError: connection reset"},
+		{"a maintenance of an unknown kind", "maintain", `{"plan": {"kinds": ["gold"]}}`, "BadInputError", `kind of table "gold"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			bin := bin(tt.task)
 			payload := []byte(tt.payload)
 			api := &runtimeAPI{payload: payload, result: make(chan posted, 1)}
 			srv := httptest.NewServer(api)
@@ -138,7 +150,7 @@ func TestLambdaErrorType(t *testing.T) {
 			// The failed call published its metrics on stdout, in EMF.
 			cmd.Process.Kill()
 			cmd.Wait()
-			checkErrorMetric(t, stdout.String(), "validate", tt.wantType)
+			checkErrorMetric(t, stdout.String(), tt.task, tt.wantType)
 		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/medallionlake/lake/internal/bronze"
 	"github.com/medallionlake/lake/internal/catalog"
 	"github.com/medallionlake/lake/internal/contract"
+	"github.com/medallionlake/lake/internal/icetable"
 	"github.com/medallionlake/lake/internal/ingest"
 	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/metrics"
@@ -46,9 +47,13 @@ type Config struct {
 	// Parts is how many key ranges a scheduled plan splits each table
 	// into (0 or 1: one).
 	Parts int
-	// RouteMemory bounds what route's silver partitions hold in memory
-	// while they are built (0: the default).
-	RouteMemory int64
+	// Iceberg are the lake's Iceberg tables; route writes them, crawl
+	// commits to them and maintain maintains them. Nil: those of Lake, with their pointers in the
+	// lake (OpenIceberg), when the store can say its URL.
+	Iceberg *icetable.Lake
+	// DQMemory bounds the rules' uniqueness and distinct-count state
+	// while validating an object, in bytes (0: dq.DefaultMemoryBudget).
+	DQMemory int64
 	// Now is the clock (tests fix it); nil means time.Now.
 	Now func() time.Time
 	// Metrics, when set, publishes each task's metrics (metrics.go).
@@ -69,8 +74,16 @@ func New(cfg Config) *Pipeline {
 	if cfg.Archive == nil {
 		cfg.Archive = cfg.Lake
 	}
+	if cfg.Iceberg == nil && cfg.Lake != nil {
+		if _, ok := cfg.Lake.(store.Locator); ok {
+			cfg.Iceberg, _ = OpenIceberg(cfg.Lake, "", nil) // an error leaves it nil: route and crawl then say so
+		}
+	}
 	return &Pipeline{cfg: cfg, ing: ingest.New(cfg.Lake, cfg.Source, cfg.Tables, cfg.Ingest)}
 }
+
+// Iceberg are the lake's Iceberg tables the pipeline writes.
+func (p *Pipeline) Iceberg() *icetable.Lake { return p.cfg.Iceberg }
 
 // StartInput is a scheduled or manual start of the ingest path: the
 // tables to ingest (empty: every table with a contract) and how many key
@@ -135,14 +148,8 @@ func (p *Pipeline) Ingest(ctx context.Context, in IngestInput) (*ingest.Result, 
 		res *ingest.Result
 		err error
 	)
-	n := 0
-	for _, set := range []bool{in.Run != nil, in.Extract != nil, in.Commit != nil} {
-		if set {
-			n++
-		}
-	}
 	switch {
-	case n != 1:
+	case !exactlyOne(in.Run != nil, in.Extract != nil, in.Commit != nil):
 		return nil, &BadInputError{Task: "ingest", Reason: `want exactly one of "run", "extract" and "commit"`}
 	case in.Run != nil:
 		res, err = p.ing.Run(ctx, *in.Run)
@@ -208,7 +215,7 @@ func (p *Pipeline) RecordFailure(ctx context.Context, in FailureInput) (*Failure
 
 // TaskNames are the state machine's task functions, in the order of the
 // workflow; each has a tasks/<name>/main.go.
-var TaskNames = []string{"plan", "ingest", "validate", "route", "crawl", "recordfailure"}
+var TaskNames = []string{"plan", "ingest", "validate", "route", "crawl", "recordfailure", "maintain"}
 
 // Handler is a task as a JSON-in, JSON-out function: what each Lambda in
 // tasks/ starts (lambda.Start) and what the local interpreter calls, so
@@ -224,6 +231,7 @@ func (p *Pipeline) Handlers() map[string]Handler {
 		"route":         handler(p, "route", p.Route),
 		"crawl":         handler(p, "crawl", p.Crawl),
 		"recordfailure": handler(p, "recordfailure", p.RecordFailure),
+		"maintain":      handler(p, "maintain", p.Maintain),
 	}
 }
 

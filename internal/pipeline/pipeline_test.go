@@ -17,7 +17,9 @@ import (
 
 	"github.com/medallionlake/lake/internal/bronze/bronzetest"
 	"github.com/medallionlake/lake/internal/catalog/localcatalog"
+	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/crawl"
+	"github.com/medallionlake/lake/internal/icetable"
 	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/route"
 	"github.com/medallionlake/lake/internal/store"
@@ -140,15 +142,19 @@ func TestFromEnv(t *testing.T) {
 		description string
 		env         map[string]string
 		wantErr     string
+		dqMemory    int64
 	}{
-		{"a file lake", map[string]string{EnvLake: "file://" + dir}, ""},
-		{"no lake", map[string]string{}, EnvLake + " is not set"},
-		{"a bad part count", map[string]string{EnvLake: "file://" + dir, EnvParts: "many"}, EnvParts},
-		{"an unknown lake scheme", map[string]string{EnvLake: "ftp://lake"}, "ftp"},
-		{"the source needs its secret", map[string]string{EnvLake: "file://" + dir}, EnvSourceSecret + " is not set"},
+		{"a file lake", map[string]string{EnvLake: "file://" + dir}, "", 0},
+		{"no lake", map[string]string{}, EnvLake + " is not set", 0},
+		{"a bad part count", map[string]string{EnvLake: "file://" + dir, EnvParts: "many"}, EnvParts, 0},
+		{"an unknown lake scheme", map[string]string{EnvLake: "ftp://lake"}, "ftp", 0},
+		{"the source needs its secret", map[string]string{EnvLake: "file://" + dir}, EnvSourceSecret + " is not set", 0},
+		{"a DQ memory budget", map[string]string{EnvLake: "file://" + dir, EnvDQMemory: "64MiB"}, "", 64 << 20},
+		{"a bad DQ memory budget", map[string]string{EnvLake: "file://" + dir, EnvDQMemory: "lots"}, EnvDQMemory, 0},
+		{"a quarter of the function's memory", map[string]string{EnvLake: "file://" + dir, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512", "GOMEMLIMIT": "off"}, "", 128 << 20},
 	} {
 		t.Run(tc.description, func(t *testing.T) {
-			for _, k := range []string{EnvLake, EnvArchive, EnvSourceSecret, EnvParts} {
+			for _, k := range []string{EnvLake, EnvArchive, EnvSourceSecret, EnvParts, EnvDQMemory, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"} {
 				t.Setenv(k, "")
 				os.Unsetenv(k)
 			}
@@ -170,13 +176,16 @@ func TestFromEnv(t *testing.T) {
 			if p.cfg.Lake == nil || p.cfg.Archive == nil || len(p.cfg.Tables) == 0 {
 				t.Errorf("config %+v: want a lake, an archive and the embedded contracts", p.cfg)
 			}
+			if p.cfg.DQMemory != tc.dqMemory {
+				t.Errorf("DQMemory = %d, want %d", p.cfg.DQMemory, tc.dqMemory)
+			}
 		})
 	}
 }
 
 // TestRouteToCrawl runs the object path's tasks through their JSON
 // handlers, handing each the fields the state machine hands it: the crawl
-// registers what the route wrote, from the route record alone, and then
+// commits what the route wrote, from the route record alone, and then
 // deletes the bronze object.
 func TestRouteToCrawl(t *testing.T) {
 	ctx := context.Background()
@@ -221,9 +230,12 @@ func TestRouteToCrawl(t *testing.T) {
 	if _, err := l.Store.Stat(ctx, key); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("bronze object after the crawl: %v", err)
 	}
-	parts, err := localcatalog.New(l.Store).ListPartitions(ctx, layout.DatabaseSilver, "orders")
-	if err != nil || len(parts) != len(ro.Partitions) {
-		t.Errorf("silver partitions %v, %v; want the route's %v", parts, err, ro.Partitions)
+	orders, _ := contract.Find(l.Tables, "orders")
+	for kind, want := range map[icetable.Kind]int64{icetable.Silver: 29, icetable.Current: 29, icetable.Discarded: 1} {
+		s, err := p.Iceberg().Stats(ctx, kind, orders)
+		if err != nil || s.Rows != want {
+			t.Errorf("%s: %+v, %v; want %d rows committed", kind, s, err, want)
+		}
 	}
 	// a duplicate event now: DONE
 	again := call("validate", ObjectInput{Bucket: "local-lake", Key: key, ETag: info.ETag, Size: info.Size})
@@ -233,7 +245,7 @@ func TestRouteToCrawl(t *testing.T) {
 		t.Errorf("duplicate event after the commit: %s, want DONE", ao.Verdict)
 	}
 	// crawl of a record that is not there: a bad input, nothing deleted
-	_, err = p.Handler("crawl")(ctx, json.RawMessage(`{"table": "orders", "record_key": "`+filepath.Join(layout.MetaPrefix, "routes", "orders", "nope.json")+`"}`))
+	_, err := p.Handler("crawl")(ctx, json.RawMessage(`{"table": "orders", "record_key": "`+filepath.Join(layout.MetaPrefix, "routes", "orders", "nope.json")+`"}`))
 	var bad *BadInputError
 	if !errors.As(err, &bad) {
 		t.Errorf("crawl of a missing record: %v, want a *BadInputError", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/medallionlake/lake/internal/crawl"
+	"github.com/medallionlake/lake/internal/reconcile"
 	"github.com/medallionlake/lake/internal/route"
 	"github.com/medallionlake/lake/internal/validate"
 )
@@ -36,7 +37,10 @@ func (p *Pipeline) Validate(ctx context.Context, in ObjectInput) (*validate.Outp
 // Route archives the object and routes its rows to silver and discarded,
 // as the validate task's output says.
 func (p *Pipeline) Route(ctx context.Context, in validate.Output) (*route.Output, error) {
-	d := route.Deps{Deps: p.validateDeps(), Archive: p.cfg.Archive, Memory: p.cfg.RouteMemory}
+	if p.cfg.Iceberg == nil {
+		return nil, &BadInputError{Task: "route", Reason: "no Iceberg tables configured"}
+	}
+	d := route.Deps{Deps: p.validateDeps(), Archive: p.cfg.Archive, Iceberg: p.cfg.Iceberg}
 	out, err := route.Route(ctx, d, in)
 	if err != nil {
 		return nil, WorkflowError("route", err)
@@ -45,21 +49,22 @@ func (p *Pipeline) Route(ctx context.Context, in validate.Output) (*route.Output
 }
 
 func (p *Pipeline) validateDeps() validate.Deps {
-	return validate.Deps{Lake: p.cfg.Lake, Tables: p.cfg.Tables, Now: p.cfg.Now}
+	return validate.Deps{Lake: p.cfg.Lake, Tables: p.cfg.Tables, Now: p.cfg.Now, DQMemory: p.cfg.DQMemory}
 }
 
 // CrawlInput names the route record of the object just routed: the crawl
-// task registers what that record lists, then deletes the bronze object.
+// task commits what that record lists, then deletes the bronze object.
 type CrawlInput struct {
 	Table     string `json:"table"`
 	RecordKey string `json:"record_key"`
 }
 
-// Crawl registers the tables and partitions that a route wrote, then
-// deletes the bronze object.
+// Crawl commits the data files that a route wrote to the Iceberg tables,
+// then deletes the bronze object.
 func (p *Pipeline) Crawl(ctx context.Context, in CrawlInput) (*crawl.Output, error) {
-	if p.cfg.Catalog == nil {
-		return nil, &BadInputError{Task: "crawl", Reason: "no catalog configured"}
+	c, err := p.crawler("crawl")
+	if err != nil {
+		return nil, err
 	}
 	if in.RecordKey == "" {
 		return nil, &BadInputError{Task: "crawl", Reason: `"record_key" is required`}
@@ -74,10 +79,27 @@ func (p *Pipeline) Crawl(ctx context.Context, in CrawlInput) (*crawl.Output, err
 	if rec.Table != in.Table {
 		return nil, &BadInputError{Task: "crawl", Reason: fmt.Sprintf("route record %s is of table %q, not %q", in.RecordKey, rec.Table, in.Table)}
 	}
-	c := &crawl.Crawler{Store: p.cfg.Lake, Catalog: p.cfg.Catalog, Contracts: p.cfg.Tables}
 	out, err := c.Crawl(ctx, rec)
 	if err != nil {
 		return nil, WorkflowError("crawl", err)
 	}
 	return out, nil
+}
+
+// crawler is the commit step's Crawler over the pipeline's lake, for task.
+func (p *Pipeline) crawler(task string) (*crawl.Crawler, error) {
+	if p.cfg.Catalog == nil || p.cfg.Iceberg == nil {
+		return nil, &BadInputError{Task: task, Reason: "no catalog or Iceberg tables configured"}
+	}
+	return &crawl.Crawler{Store: p.cfg.Lake, Iceberg: p.cfg.Iceberg, Catalog: p.cfg.Catalog, Contracts: p.cfg.Tables}, nil
+}
+
+// Reconcile checks the lake's route records against its tables and
+// repairs the difference (see package reconcile).
+func (p *Pipeline) Reconcile(ctx context.Context, opts reconcile.Options) (*reconcile.Report, error) {
+	c, err := p.crawler("reconcile")
+	if err != nil {
+		return nil, err
+	}
+	return reconcile.Run(ctx, c, opts)
 }

@@ -1,86 +1,116 @@
-// Package query runs SQL over the lake's catalogued tables on embedded
-// DuckDB (github.com/duckdb/duckdb-go/v2). Open creates an in-memory DuckDB
-// with the schemas silver, discarded and meta, and one view per catalogued
+// Package query runs SQL over the lake's tables on embedded DuckDB
+// (github.com/duckdb/duckdb-go/v2), offline. Open creates an in-memory
+// DuckDB with the schemas silver, discarded and meta, and one view per
 // table:
 //
-//   - silver.<table> and discarded.<table>: the table's Parquet objects,
-//     Hive-partitioned, read with union_by_name so that objects written
-//     before a column was added read it as NULL; the view selects the
-//     catalogued columns, so the catalog, not whatever lies in the folder,
-//     says what a table has;
-//   - silver.<table>_current: the latest version of each primary key, by
-//     the table's cursor; ties (the same key and cursor value) are broken
-//     by the greatest object key, then the last row in that object, so the
-//     answer is the same every time;
-//   - meta.<table>: the JSON records of the meta tables.
+//   - silver.<table>, silver.<table>_current and discarded.<table>: the
+//     Apache Iceberg tables of each contract table (internal/icetable),
+//     read at their current snapshot, or at the snapshot current at
+//     Options.AsOf (time travel). A table is planned with iceberg-go (its
+//     data files and the position delete files that apply to them) and
+//     its view reads the data files by column name (a column added later
+//     reads as NULL in older files) minus the rows the delete files name
+//     (Plan.DuckDB).
+//   - meta.<table>: the JSON records of the meta tables, as the catalog
+//     (internal/catalog) lists them.
+//
+// Open reads only each Iceberg table's metadata file. A view is filled in
+// when a statement names its table (database.table): until then it has
+// the table's columns and fails when read. So a statement pays for the
+// tables it reads and no other: their manifests are read then (or the
+// plan of their snapshot taken from the cache folder, since a snapshot
+// never changes), and on a lake in S3 only their files are downloaded.
 //
 // Nothing is downloaded at run time: Parquet and JSON are built into the
 // bundled DuckDB, extension auto-install and auto-load are switched off.
 // A lake in a local folder is read in place. For any other store (S3),
-// DuckDB would need its httpfs extension, which is a download; instead the
-// tables' objects are mirrored through the store into a local cache folder
-// (only objects whose ETag changed are fetched again) and read there.
+// DuckDB would need its httpfs extension, which is a download; instead
+// the files a statement needs are mirrored through the store into a
+// local cache folder and read there (mirror.go).
 //
-// Only the lake command imports this package (it links DuckDB through cgo);
-// the Lambdas never do.
+// Only the lake command imports this package (it links DuckDB through
+// cgo); the Lambdas never do.
 package query
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/big"
-	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/medallionlake/lake/internal/catalog"
+	"github.com/medallionlake/lake/internal/icetable"
 	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/query/format"
-	"github.com/medallionlake/lake/internal/store"
+	"github.com/medallionlake/lake/internal/query/sqlnames"
 )
 
 // Options tune Open.
 type Options struct {
-	// CacheDir is where the objects of a lake that is not a local folder
-	// are mirrored. Required for such lakes.
+	// Tables are the lake's table names (the contracts'): their Iceberg
+	// tables silver.<t>, silver.<t>_current and discarded.<t> are read
+	// where they exist.
+	Tables []string
+	// AsOf, when not zero, reads the Iceberg tables as they were at that
+	// time (the snapshot current then). The meta tables are read as they
+	// are now.
+	AsOf time.Time
+	// CacheDir is where the files of a lake that is not a local folder
+	// are mirrored (required for such lakes), and where the plans of the
+	// snapshots read are kept (when set).
 	CacheDir string
 }
 
 // Engine is an in-memory DuckDB with views over the lake's tables.
 type Engine struct {
-	db *sql.DB
+	db     *sql.DB
+	tables map[string]*view // by database.name
+	order  []*view          // in the order they were found
 }
 
-// folder is implemented by stores whose objects are plain files under a
-// local folder (store/filestore).
-type folder interface{ Dir() string }
+// Snapshot is the snapshot of an Iceberg table that an Engine reads.
+type Snapshot struct {
+	Table string // e.g. silver.orders
+	// SnapshotID is 0 when the table had no snapshot at the time read
+	// (it was empty then).
+	SnapshotID int64
+	Timestamp  time.Time // when the snapshot was committed
+	// DataFiles and DeleteFiles count the snapshot's data files and
+	// position delete files once a statement has read the table (which
+	// plans it); 0 before.
+	DataFiles   int
+	DeleteFiles int
+	// Err is why the table cannot be read (at the time asked, before the
+	// oldest snapshot kept; or its metadata): a statement that names it
+	// fails with it.
+	Err string
+}
 
-// Open creates the engine and its views over every table of cat's
-// databases silver, discarded and meta. The views read the objects of s.
-func Open(ctx context.Context, s store.Store, cat catalog.Catalog, opts Options) (*Engine, error) {
+// Open creates the engine and its views over the Iceberg tables of
+// opts.Tables in lake and the meta tables that meta lists.
+func Open(ctx context.Context, lake *icetable.Lake, meta catalog.Catalog, opts Options) (*Engine, error) {
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		return nil, fmt.Errorf("query: open DuckDB: %w", err)
 	}
-	e := &Engine{db: db}
-	if err := e.setup(ctx, s, cat, opts); err != nil {
+	e := &Engine{db: db, tables: map[string]*view{}}
+	if err := e.setup(ctx, lake, meta, opts); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return e, nil
 }
 
-func (e *Engine) setup(ctx context.Context, s store.Store, cat catalog.Catalog, opts Options) error {
+func (e *Engine) setup(ctx context.Context, lake *icetable.Lake, meta catalog.Catalog, opts Options) error {
 	for _, stmt := range []string{
 		"SET autoinstall_known_extensions = false",
 		"SET autoload_known_extensions = false",
@@ -90,180 +120,138 @@ func (e *Engine) setup(ctx context.Context, s store.Store, cat catalog.Catalog, 
 			return fmt.Errorf("query: %s: %w", stmt, err)
 		}
 	}
-	var root string
-	mirror := false
-	if f, ok := s.(folder); ok {
-		root = f.Dir()
-	} else {
-		if opts.CacheDir == "" {
-			return errors.New("query: the lake is not a local folder: a cache folder is needed to mirror its tables for DuckDB")
-		}
-		root, mirror = opts.CacheDir, true
-	}
 	for _, dbName := range layout.Databases {
 		if _, err := e.db.ExecContext(ctx, "CREATE SCHEMA "+ident(dbName)); err != nil {
 			return fmt.Errorf("query: create schema %s: %w", dbName, err)
 		}
-		tables, err := cat.ListTables(ctx, dbName)
-		if err != nil {
-			return fmt.Errorf("query: %w", err)
+	}
+	files, err := newFiles(lake.Catalog().FS().Store(), opts.CacheDir)
+	if err != nil {
+		return err
+	}
+	// Load the tables' metadata at once; add their views in order.
+	kinds := []icetable.Kind{icetable.Silver, icetable.Current, icetable.Discarded}
+	views := make([]*view, len(opts.Tables)*len(kinds))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, name := range opts.Tables {
+		for j, kind := range kinds {
+			g.Go(func() (err error) {
+				views[i*len(kinds)+j], err = icebergTable(gctx, lake, kind, name, opts.AsOf, files, plans{opts.CacheDir})
+				return err
+			})
 		}
-		for _, t := range tables {
-			if mirror {
-				if err := mirrorTable(ctx, s, root, t); err != nil {
-					return err
-				}
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, v := range views {
+		if v != nil {
+			if err := e.add(ctx, v); err != nil {
+				return err
 			}
-			for _, v := range Views(t, root) {
-				if _, err := e.db.ExecContext(ctx, v); err != nil {
-					return fmt.Errorf("query: view over %s.%s: %w", t.Database, t.Name, err)
-				}
-			}
+		}
+	}
+	metas, err := meta.ListTables(ctx, layout.DatabaseMeta)
+	if err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	for _, m := range metas {
+		if err := e.add(ctx, metaTable(m, files)); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// Views returns the CREATE VIEW statements for t, whose objects are files
-// under the local folder root: the table's view and, for a table with a
-// primary key and a cursor, its _current view. A table whose objects are
-// all gone (expired, say) gets empty views with the catalogued columns, so
-// that it does not break every other query.
-func Views(t *catalog.Table, root string) []string {
-	name := ident(t.Database) + "." + ident(t.Name)
-	if !hasObjects(t, root) {
-		empty := emptyRelation(t)
-		views := []string{fmt.Sprintf("CREATE VIEW %s AS %s", name, empty)}
-		if len(t.PrimaryKey) > 0 && t.Cursor != "" {
-			views = append(views, fmt.Sprintf("CREATE VIEW %s.%s AS %s", ident(t.Database), ident(layout.CurrentName(t.Name)), empty))
-		}
-		return views
+// add creates t's view, empty until a statement names it.
+func (e *Engine) add(ctx context.Context, t *view) error {
+	msg := t.fail
+	if msg == "" {
+		msg = fmt.Sprintf("query: %s.%s was not loaded for this statement: name it as %s.%s", t.db, t.name, t.db, t.name)
 	}
-	if t.Format == catalog.FormatJSON {
-		files := cmp.Or(t.Files, "*.json")
-		src := fmt.Sprintf("read_json_auto(%s, union_by_name = true, format = 'auto')", literal(root+"/"+t.Location+"**/"+files))
-		return []string{fmt.Sprintf("CREATE VIEW %s AS SELECT * FROM %s", name, src)}
+	if _, err := e.db.ExecContext(ctx, fmt.Sprintf("CREATE VIEW %s AS %s", t.ident(), failing(t.columns, msg))); err != nil {
+		return fmt.Errorf("query: view over %s.%s: %w", t.db, t.name, err)
 	}
-	cols := make([]string, 0, len(t.Columns)+len(t.PartitionKeys))
-	for _, c := range t.Columns {
-		cols = append(cols, ident(c.Name))
-	}
-	var hiveTypes []string
-	for _, k := range t.PartitionKeys {
-		cols = append(cols, ident(k.Name))
-		hiveTypes = append(hiveTypes, literal(k.Name)+": "+literal(duckType(k.Type)))
-	}
-	glob := literal(root + "/" + t.Location + strings.Repeat("*/", len(t.PartitionKeys)) + "*.parquet")
-	opts := "union_by_name = true"
-	if len(hiveTypes) > 0 {
-		opts += ", hive_partitioning = true, hive_types = {" + strings.Join(hiveTypes, ", ") + "}"
-	} else {
-		opts += ", hive_partitioning = false"
-	}
-	list := strings.Join(cols, ", ")
-	views := []string{fmt.Sprintf("CREATE VIEW %s AS SELECT %s FROM read_parquet(%s, %s)", name, list, glob, opts)}
-	if len(t.PrimaryKey) == 0 || t.Cursor == "" {
-		return views
-	}
-	pk := make([]string, len(t.PrimaryKey))
-	for i, k := range t.PrimaryKey {
-		pk[i] = ident(k)
-	}
-	// file_index (the object's rank in the sorted list of object keys) and
-	// file_row_number are DuckDB's virtual columns: integers, cheap to sort.
-	views = append(views, fmt.Sprintf(
-		"CREATE VIEW %s.%s AS SELECT %s FROM read_parquet(%s, %s) "+
-			"QUALIFY row_number() OVER (PARTITION BY %s ORDER BY %s DESC NULLS LAST, file_index DESC, file_row_number DESC) = 1",
-		ident(t.Database), ident(layout.CurrentName(t.Name)), list, glob, opts, strings.Join(pk, ", "), ident(t.Cursor)))
-	return views
+	e.tables[t.db+"."+t.name] = t
+	e.order = append(e.order, t)
+	return nil
 }
 
-// hasObjects reports whether any object of t is under root.
-func hasObjects(t *catalog.Table, root string) bool {
-	base := filepath.Join(root, filepath.FromSlash(t.Location))
-	if t.Format == catalog.FormatParquet {
-		m, _ := filepath.Glob(filepath.Join(base, strings.Repeat("*/", len(t.PartitionKeys))+"*.parquet"))
-		return len(m) > 0
+// Snapshots are the snapshots of the Iceberg tables the engine reads.
+func (e *Engine) Snapshots() []Snapshot {
+	var out []Snapshot
+	for _, v := range e.order {
+		if v.snap != nil {
+			out = append(out, *v.snap)
+		}
 	}
-	found := errors.New("found")
-	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
+	return out
+}
+
+// load fills in the views of the tables that query names (every table
+// when query cannot be scanned: DuckDB will say what is wrong with it). A
+// named table that cannot be read is an error saying why.
+func (e *Engine) load(ctx context.Context, query string) error {
+	need := map[*view]bool{}
+	names, err := sqlnames.Find(query)
+	scanned := err == nil
+	if !scanned {
+		for _, t := range e.order {
+			need[t] = true
+		}
+	}
+	for _, n := range names {
+		// database.table, catalog.database.table, database.table.column
+		for i := 0; i <= 1 && i+1 < len(n); i++ {
+			if t, ok := e.tables[n[i].Folded()+"."+n[i+1].Folded()]; ok {
+				need[t] = true
+			}
+		}
+	}
+	var load []*view
+	for _, t := range e.order {
+		switch {
+		case !need[t] || t.loaded:
+		case t.fail != "":
+			if scanned {
+				return errors.New(t.fail)
+			}
+		default:
+			load = append(load, t)
+		}
+	}
+	// Plan and fetch the tables at once; create their views in order.
+	srcs := make([]string, len(load))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, t := range load {
+		g.Go(func() (err error) {
+			srcs[i], err = t.read(gctx)
 			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, t := range load {
+		if _, err := e.db.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS %s", t.ident(), srcs[i])); err != nil {
+			return fmt.Errorf("query: view over %s.%s: %w", t.db, t.name, err)
 		}
-		if ok, _ := filepath.Match(cmp.Or(t.Files, "*.json"), d.Name()); ok && !d.IsDir() {
-			return found
-		}
-		return nil
-	})
-	return err == found
+		t.loaded = true
+	}
+	return nil
 }
-
-// emptyRelation is a SELECT of no rows with t's columns and types.
-func emptyRelation(t *catalog.Table) string {
-	var cols []string
-	for _, c := range slices.Concat(t.Columns, t.PartitionKeys) {
-		cols = append(cols, fmt.Sprintf("CAST(NULL AS %s) AS %s", duckType(c.Type), ident(c.Name)))
-	}
-	return "SELECT " + strings.Join(cols, ", ") + " WHERE false"
-}
-
-// duckType is the DuckDB type of a catalog (Hive) type, nested types
-// included: array<T> is T[], map<K,V> MAP(K, V), struct<a:T> STRUCT("a" T).
-func duckType(hive string) string {
-	inner := func(prefix string) (string, bool) {
-		rest, ok := strings.CutPrefix(hive, prefix+"<")
-		if !ok || !strings.HasSuffix(rest, ">") {
-			return "", false
-		}
-		return rest[:len(rest)-1], true
-	}
-	if elem, ok := inner("array"); ok {
-		return duckType(elem) + "[]"
-	}
-	if kv, ok := inner("map"); ok {
-		parts := catalog.SplitTypeList(kv)
-		if len(parts) == 2 {
-			return "MAP(" + duckType(parts[0]) + ", " + duckType(parts[1]) + ")"
-		}
-	}
-	if fields, ok := inner("struct"); ok {
-		var out []string
-		for _, f := range catalog.SplitTypeList(fields) {
-			name, typ, _ := strings.Cut(f, ":")
-			out = append(out, ident(name)+" "+duckType(typ))
-		}
-		return "STRUCT(" + strings.Join(out, ", ") + ")"
-	}
-	switch hive {
-	case "string":
-		return "VARCHAR"
-	case "int":
-		return "INTEGER"
-	case "float":
-		return "FLOAT"
-	case "binary":
-		return "BLOB"
-	case "timestamp":
-		return "TIMESTAMPTZ" // the lake's timestamps are instants (Parquet UTC)
-	}
-	return strings.ToUpper(hive) // date, bigint, smallint, tinyint, boolean, double, decimal(p,s)
-}
-
-// ident quotes a DuckDB identifier.
-func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-// literal quotes a DuckDB string literal.
-func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-// DB is the underlying DuckDB, for callers that run their own statements.
-func (e *Engine) DB() *sql.DB { return e.db }
 
 // Close closes DuckDB.
 func (e *Engine) Close() error { return e.db.Close() }
 
-// Query runs one SQL statement and prints its result to w as rows arrive.
-// A statement DuckDB refuses returns DuckDB's error as is.
+// Query runs one SQL statement and prints its result to w as rows arrive,
+// after filling in the views of the tables it names (and, for a lake in
+// S3, fetching their files). A statement DuckDB refuses returns DuckDB's
+// error as is.
 func (e *Engine) Query(ctx context.Context, query string, w format.Writer) error {
+	if err := e.load(ctx, query); err != nil {
+		return err
+	}
 	rows, err := e.db.QueryContext(ctx, query)
 	if err != nil {
 		return err

@@ -67,8 +67,7 @@ type benchRun struct {
 // test binary, re-executed) so that its peak RSS is its own. It runs only
 // when LAKE_BENCH_ROUTE=1 (scripts/bench-route.sh); LAKE_BENCH_ROWS
 // overrides the row count, LAKE_BENCH_DEFECTS the share of defective rows
-// (the same mix, scaled), LAKE_BENCH_MEMORY route's partition memory,
-// LAKE_BENCH_CPUPROFILE a file for the lake side's CPU profile,
+// (the same mix, scaled), LAKE_BENCH_CPUPROFILE a file for the lake side's CPU profile,
 // LAKE_BENCH_MEMLIMIT the lake side's GOMEMLIMIT (the tasks set it from
 // the Lambda function's memory size: pipeline.FromEnv).
 // The lake side also reports the bytes it read from the store per object.
@@ -208,12 +207,8 @@ func benchLake(t *testing.T, file, dir string) benchRun {
 		t.Fatal(err)
 	}
 	counting := &countingStore{Store: st, key: key}
-	d := route.Deps{Deps: validate.Deps{Lake: counting, Tables: tables}, Archive: counting}
-	if s := os.Getenv("LAKE_BENCH_MEMORY"); s != "" {
-		if d.Memory, err = strconv.ParseInt(s, 10, 64); err != nil {
-			t.Fatalf("LAKE_BENCH_MEMORY: %v", err)
-		}
-	}
+	d := storeDeps(st, tables) // the tables' files are not the object's: not counted
+	d.Lake, d.Archive = counting, counting
 	if p := os.Getenv("LAKE_BENCH_CPUPROFILE"); p != "" {
 		f, err := os.Create(p)
 		if err != nil {

@@ -19,6 +19,8 @@ import (
 
 	vt "github.com/medallionlake/lake/internal/bronze/bronzetest"
 	"github.com/medallionlake/lake/internal/contract"
+	"github.com/medallionlake/lake/internal/icetable"
+	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/route"
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/testenv"
@@ -113,7 +115,41 @@ func (r countingReader) Read(p []byte) (int, error) {
 }
 
 func lakeDeps(l *vt.Lake) route.Deps {
-	return route.Deps{Deps: validate.Deps{Lake: l.Store, Tables: l.Tables}}
+	return storeDeps(l.Store, l.Tables)
+}
+
+// storeDeps are route's deps over st, with the lake's Iceberg tables.
+func storeDeps(st store.Store, tables []*contract.Table) route.Deps {
+	ice, err := pipeline.OpenIceberg(st, "", nil)
+	if err != nil {
+		panic(err)
+	}
+	return route.Deps{Deps: validate.Deps{Lake: st, Tables: tables}, Iceberg: ice}
+}
+
+// record reads the route record of r.
+func record(t *testing.T, st store.Store, r route.Output) *route.Record {
+	t.Helper()
+	rec, err := route.ReadRecord(context.Background(), st, r.RecordKey)
+	if err != nil || rec == nil {
+		t.Fatalf("route record %s: %v, %v", r.RecordKey, rec, err)
+	}
+	return rec
+}
+
+// filesRows reads the rows of the data files f lists (uncommitted: what
+// route wrote) as JSON objects, one per row.
+func filesRows(t *testing.T, d route.Deps, f icetable.Files) []map[string]any {
+	t.Helper()
+	var rows []map[string]any
+	for _, df := range f.Files {
+		key, err := d.Iceberg.Catalog().FS().Key(df.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, rowsOf(t, d.Lake, key)...)
+	}
+	return rows
 }
 
 // customTables is the orders contract with its own ruleset.
@@ -178,18 +214,6 @@ func rowsOf(t *testing.T, st store.Store, key string) []map[string]any {
 			t.Fatal(err)
 		}
 		rows = append(rows, m)
-	}
-	return rows
-}
-
-// allRows reads every Parquet object under prefix.
-func allRows(t *testing.T, st store.Store, prefix string) []map[string]any {
-	t.Helper()
-	var rows []map[string]any
-	for _, k := range keys(t, st, prefix) {
-		if strings.HasSuffix(k, ".parquet") {
-			rows = append(rows, rowsOf(t, st, k)...)
-		}
 	}
 	return rows
 }

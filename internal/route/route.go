@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/medallionlake/lake/internal/bronze"
+	"github.com/medallionlake/lake/internal/icetable"
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/validate"
 )
@@ -26,19 +27,22 @@ import (
 //  3. An unusable object (in.Problem) is copied to
 //     discarded/<table>/quarantine/<stem>/ with a report.json.
 //  4. Otherwise it reads the object once, all columns, and splits its
-//     rows by the validate step's row log (it evaluates nothing): PASS
-//     sends every row to silver, SPLIT the passing rows to silver and the
-//     failing rows to discarded/<table>/rows/ with Glue's row-level
-//     columns, REJECT every row to discarded. It checks that rows in =
-//     silver rows + discarded rows (*ConservationError).
+//     rows by the validate step's row log (it evaluates nothing) into data
+//     files of the table's Iceberg tables: PASS sends every row to
+//     silver.<table> and silver.<table>_current, SPLIT the passing rows
+//     there and the failing rows to discarded.<table> with Glue's
+//     row-level columns, REJECT every row to discarded. Nothing is
+//     committed: the files are listed in the record. It checks that rows
+//     in = silver rows + discarded rows (*ConservationError).
 //  5. It checks that the object did not change meanwhile, and writes the
 //     route record to _meta/routes/ last. The bronze object stays: the
-//     commit step deletes it once the outputs are catalogued.
+//     commit step deletes it once the files are committed.
 //
 // Errors are those of bronze.Find, *bronze.ObjectChangedError,
-// *ResultMismatchError, *ConservationError, and
-// *store.StoreUnavailableError (retryable; a retry overwrites the outputs
-// already written, at the same keys).
+// *ResultMismatchError, *ConservationError, *icetable.SchemaDriftError,
+// and *store.StoreUnavailableError (retryable: a retry writes new data
+// files, and those of the failed attempt, never committed, are orphans
+// that maintenance removes).
 func Route(ctx context.Context, d Deps, in Input) (Output, error) {
 	if d.Archive == nil {
 		d.Archive = d.Lake
@@ -73,11 +77,10 @@ func Route(ctx context.Context, d Deps, in Input) (Output, error) {
 		return Output{}, err
 	}
 	out.ArchiveKey, out.ResultKey = o.Keys.Archive(), in.ResultKey
-	r := Record{Output: out, RulesNow: o.RulesNow(), PartitionName: o.Table.Partition.Name}
+	r := Record{Output: out, RulesNow: o.RulesNow()}
 	problem := in.Problem
-	var w *written
 	if problem == nil {
-		if w, problem, err = split(ctx, d, o, in, &r); err != nil {
+		if problem, err = split(ctx, d, o, in, &r); err != nil {
 			return Output{}, err
 		}
 	}
@@ -87,10 +90,7 @@ func Route(ctx context.Context, d Deps, in Input) (Output, error) {
 		}
 	}
 	if err := o.CheckUnchanged(ctx, d.Lake); err != nil {
-		if w != nil {
-			err = errors.Join(err, w.remove(ctx, d))
-		}
-		return Output{}, err
+		return Output{}, err // the data files written are never committed
 	}
 	r.RecordKey, r.RoutedAt = o.Keys.RouteRecord(), d.Clock()
 	if _, err := store.PutJSON(ctx, d.Lake, r.RecordKey, r, nil); err != nil {
@@ -143,8 +143,8 @@ func quarantine(ctx context.Context, d Deps, o *bronze.Object, p *bronze.Problem
 	r.QuarantineKey = key
 	r.Verdict, r.Problem = validate.Reject, &bronze.Problem{Kind: p.Kind, Detail: validate.Clip(p.Detail)}
 	r.Reason = "unusable object: " + r.Problem.String()
-	r.Silver, r.Discarded, r.SilverColumns, r.DiscardedColumns = nil, nil, nil, nil
-	r.SilverRows, r.DiscardedRows, r.SilverObjects, r.DiscardedObjects = 0, 0, 0, 0
+	r.Silver, r.Current, r.Discarded = icetable.Files{}, icetable.Files{}, icetable.Files{}
+	r.RowsIn, r.SilverRows, r.DiscardedRows, r.SilverFiles, r.DiscardedFiles = 0, 0, 0, 0, 0
 	r.Partitions, r.PartitionsTruncated = nil, false
 	return nil
 }

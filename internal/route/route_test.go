@@ -5,18 +5,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"math/rand/v2"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/medallionlake/lake/internal/bronze"
 	vt "github.com/medallionlake/lake/internal/bronze/bronzetest"
+	"github.com/medallionlake/lake/internal/icetable"
 	"github.com/medallionlake/lake/internal/layout"
+	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/route"
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/store/s3store"
@@ -27,64 +27,60 @@ import (
 // checkDone checks what every routed object must leave behind: the
 // archive byte for byte, the bronze object still there (the commit step
 // deletes it), the route record, and rows in = silver rows + discarded
-// rows, both by the output and by reading back.
-func checkDone(t *testing.T, l *vt.Lake, data []byte, r route.Output) {
+// rows, both by the output and by reading back the data files the record
+// lists. It returns the silver and discarded rows.
+func checkDone(t *testing.T, d route.Deps, data []byte, r route.Output) (silver, disc []map[string]any) {
 	t.Helper()
-	if got := vt.Get(t, l.Store, r.ArchiveKey); !bytes.Equal(got, data) {
+	if got := vt.Get(t, d.Lake, r.ArchiveKey); !bytes.Equal(got, data) {
 		t.Errorf("archive %s differs from the bronze object", r.ArchiveKey)
 	}
-	if got := vt.Get(t, l.Store, key); !bytes.Equal(got, data) {
+	if got := vt.Get(t, d.Lake, key); !bytes.Equal(got, data) {
 		t.Errorf("bronze object changed by route")
 	}
-	var rec route.Record
-	if err := json.Unmarshal(vt.Get(t, l.Store, r.RecordKey), &rec); err != nil {
-		t.Fatal(err)
-	}
+	rec := record(t, d.Lake, r)
 	if rec.Output.RowsIn != r.RowsIn || rec.SilverRows != r.SilverRows {
 		t.Errorf("route record %+v differs from output %+v", rec.Output, r)
 	}
-	silver, disc := allRows(t, l.Store, "silver/"), allRows(t, l.Store, "discarded/orders/rows/")
+	silver, disc = filesRows(t, d, rec.Silver), filesRows(t, d, rec.Discarded)
 	if got, want := r.SilverRows+r.DiscardedRows, r.RowsIn; got != want {
 		t.Errorf("silver %d + discarded %d = %d, rows in %d", r.SilverRows, r.DiscardedRows, got, want)
 	}
 	if int64(len(silver)) != r.SilverRows || int64(len(disc)) != r.DiscardedRows {
 		t.Errorf("read back %d silver and %d discarded rows, output says %d and %d", len(silver), len(disc), r.SilverRows, r.DiscardedRows)
 	}
+	if current := filesRows(t, d, rec.Current); !slices.Equal(ids(current), ids(silver)) {
+		t.Errorf("the current table's files hold orders %v, silver's %v", ids(current), ids(silver))
+	}
+	return silver, disc
 }
 
 func TestRoutePass(t *testing.T) {
 	l := vt.NewLake(t)
-	rows := vt.GoodRows(30) // 14 on 2026-01-01 (from 10:00), 16 on 2026-01-02
+	d := lakeDeps(l)
+	rows := vt.GoodRows(24 * 40) // one an hour from 2026-01-01 10:00: January and February
 	data := vt.OrdersParquet(t, rows)
 	vt.Put(t, l.Store, key, data)
-	v, r := run(t, lakeDeps(l), key)
-	if v.Verdict != validate.Pass || r.Verdict != validate.Pass || r.RowsIn != 30 || r.SilverRows != 30 || r.DiscardedRows != 0 {
-		t.Fatalf("validate %s, route %+v; want PASS, 30 rows to silver", v.Verdict, r)
+	v, r := run(t, d, key)
+	if v.Verdict != validate.Pass || r.Verdict != validate.Pass || r.RowsIn != int64(len(rows)) || r.SilverRows != int64(len(rows)) || r.DiscardedRows != 0 {
+		t.Fatalf("validate %s, route %+v; want PASS, every row to silver", v.Verdict, r)
 	}
-	checkDone(t, l, data, r)
-	if got, want := r.Partitions, []string{"dt=2026-01-01", "dt=2026-01-02"}; !slices.Equal(got, want) {
-		t.Errorf("partitions %v, want %v", got, want)
+	silver, _ := checkDone(t, d, data, r)
+	if got, want := r.Partitions, []string{"created_at_month=2026-01", "created_at_month=2026-02"}; !slices.Equal(got, want) {
+		t.Errorf("partitions %v, want %v (the contract's month transform)", got, want)
 	}
-	for _, tc := range []struct {
-		part string
-		n    int
-	}{{"dt=2026-01-01", 14}, {"dt=2026-01-02", 16}} {
-		k := layout.KeysFor("orders", key, v.ETag).Silver(tc.part, 0)
-		got := rowsOf(t, l.Store, k)
-		if len(got) != tc.n {
-			t.Errorf("%s has %d rows, want %d", k, len(got), tc.n)
-		}
-		for _, row := range got {
-			if !strings.HasPrefix(row["created_at"].(string), strings.TrimPrefix(tc.part, "dt=")) {
-				t.Errorf("%s holds a row created at %v", k, row["created_at"])
-			}
-			if len(row) != 7 || row["amount"] == nil || row["status"] != "PAID" {
-				t.Errorf("silver row %v, want the 7 source columns unchanged", row)
-			}
+	rec := record(t, l.Store, r)
+	for _, f := range rec.Silver.Files {
+		if !strings.Contains(f.Path, "/silver/orders/data/"+f.PartitionPath+"/") {
+			t.Errorf("data file %s is not in its partition's folder %s", f.Path, f.PartitionPath)
 		}
 	}
-	if got := keys(t, l.Store, "discarded/"); len(got) != 0 {
-		t.Errorf("discarded has %v, want nothing", got)
+	for _, row := range silver {
+		if len(row) != 7 || row["amount"] == nil || row["status"] != "PAID" {
+			t.Errorf("silver row %v, want the 7 source columns unchanged", row)
+		}
+	}
+	if rec.Discarded.Rows != 0 || len(rec.Discarded.Files) != 0 {
+		t.Errorf("discarded has %+v, want nothing", rec.Discarded)
 	}
 }
 
@@ -99,15 +95,15 @@ func TestRouteSplit(t *testing.T) {
 	rows[11].Status = vt.P("LOST")
 	data := vt.OrdersParquet(t, rows)
 	vt.Put(t, l.Store, key, data)
-	v, r := run(t, lakeDeps(l), key)
+	d := lakeDeps(l)
+	v, r := run(t, d, key)
 	if v.Verdict != validate.Split || r.Verdict != validate.Split || r.RowsIn != 20 || r.SilverRows != 14 || r.DiscardedRows != 6 {
 		t.Fatalf("validate %s, route %+v; want SPLIT, 14 rows to silver, 6 to discarded", v.Verdict, r)
 	}
-	checkDone(t, l, data, r)
-	if got, want := ids(allRows(t, l.Store, "silver/")), []int64{1, 2, 4, 5, 7, 11, 13, 14, 15, 16, 17, 18, 19, 20}; !slices.Equal(got, want) {
+	silver, disc := checkDone(t, d, data, r)
+	if got, want := ids(silver), []int64{1, 2, 4, 5, 7, 11, 13, 14, 15, 16, 17, 18, 19, 20}; !slices.Equal(got, want) {
 		t.Errorf("silver ids %v, want %v", got, want)
 	}
-	disc := rowsOf(t, l.Store, layout.KeysFor("orders", key, v.ETag).DiscardedRows(0))
 	type want struct {
 		fail, values []string
 	}
@@ -158,12 +154,13 @@ func TestRouteReject(t *testing.T) {
 	rows[1].Status = vt.P("LOST")
 	data := vt.OrdersParquet(t, rows)
 	vt.Put(t, l.Store, key, data)
-	v, r := run(t, lakeDeps(l), key)
+	d := lakeDeps(l)
+	v, r := run(t, d, key)
 	if v.Verdict != validate.Reject || r.Verdict != validate.Reject || r.RowsIn != 5 || r.SilverRows != 0 || r.DiscardedRows != 5 || r.QuarantineKey != "" {
 		t.Fatalf("validate %s, route %+v; want REJECT, every row to discarded", v.Verdict, r)
 	}
-	checkDone(t, l, data, r)
-	for _, row := range allRows(t, l.Store, "discarded/orders/rows/") {
+	_, disc := checkDone(t, d, data, r)
+	for _, row := range disc {
 		fail, vals := strs(row["DataQualityRulesFail"]), strs(row["DataQualityFailedValues"])
 		wantFail := []string{"RowCount > 100"}
 		if row["order_id"].(float64) == 2 {
@@ -188,11 +185,12 @@ func TestRouteRejectByThreshold(t *testing.T) {
 	rows := vt.GoodRows(5)
 	rows[1].Status = vt.P("LOST")
 	vt.Put(t, l.Store, key, vt.OrdersParquet(t, rows))
-	_, r := run(t, lakeDeps(l), key)
+	d := lakeDeps(l)
+	_, r := run(t, d, key)
 	if r.Verdict != validate.Reject || r.DiscardedRows != 5 {
 		t.Fatalf("route %+v; want REJECT, every row to discarded", r)
 	}
-	for _, row := range allRows(t, l.Store, "discarded/orders/rows/") {
+	for _, row := range filesRows(t, d, record(t, l.Store, r).Discarded) {
 		if fail := strs(row["DataQualityRulesFail"]); !slices.Equal(fail, []string{rule}) {
 			t.Errorf("row %v: DataQualityRulesFail %q, want [%q]", row["order_id"], fail, rule)
 		}
@@ -207,11 +205,12 @@ func TestRouteBadInput(t *testing.T) {
 		t.Run(tc.Name, func(t *testing.T) {
 			l := vt.NewLake(t)
 			vt.Put(t, l.Store, key, tc.Data)
-			v, r := run(t, lakeDeps(l), key)
+			d := lakeDeps(l)
+			v, r := run(t, d, key)
 			if v.Verdict != validate.Reject || r.Verdict != validate.Reject || r.Problem == nil || r.Problem.Kind != tc.Kind {
 				t.Fatalf("validate %s, route %+v; want REJECT with %s", v.Verdict, r, tc.Kind)
 			}
-			checkDone(t, l, tc.Data, r)
+			checkDone(t, d, tc.Data, r)
 			if got := vt.Get(t, l.Store, r.QuarantineKey); !bytes.Equal(got, tc.Data) {
 				t.Errorf("quarantined copy differs from the object")
 			}
@@ -268,8 +267,9 @@ func TestRouteArchiveFirst(t *testing.T) {
 }
 
 // TestRouteIdempotent: a retry after a crash midway, a retry after the
-// record was written and a duplicate event all end with the same keys
-// and bytes as one clean run.
+// record was written and a duplicate event all end with the same rows as
+// one clean run (in new data files: those of the failed attempt, never
+// committed, are orphans that maintenance removes).
 func TestRouteIdempotent(t *testing.T) {
 	rows := vt.GoodRows(40)
 	rows[3].Status = vt.P("paid")
@@ -279,7 +279,6 @@ func TestRouteIdempotent(t *testing.T) {
 	clean := vt.NewLake(t)
 	vt.Put(t, clean.Store, key, data)
 	_, want := run(t, lakeDeps(clean), key)
-	wantKeys := keys(t, clean.Store, "")
 
 	l := vt.NewLake(t)
 	info := vt.Put(t, l.Store, key, data)
@@ -310,75 +309,42 @@ func TestRouteIdempotent(t *testing.T) {
 	if err != nil || !v.Routed || v.Verdict != in.Verdict {
 		t.Errorf("event for a routed, uncommitted object: validate %+v, %v; want Routed", v, err)
 	}
-	// same keys as the clean run, same silver and discarded bytes
-	gotKeys := keys(t, l.Store, "")
-	if !slices.Equal(gotKeys, wantKeys) {
-		t.Fatalf("keys after retries:\n%v\nclean run:\n%v", gotKeys, wantKeys)
-	}
-	for _, k := range gotKeys {
-		if strings.HasSuffix(k, ".parquet") && !bytes.Equal(vt.Get(t, l.Store, k), vt.Get(t, clean.Store, k)) {
-			t.Errorf("%s differs from the clean run's", k)
+	// the same rows as the clean run
+	for _, tc := range []struct {
+		what      string
+		got, want icetable.Files
+	}{
+		{"silver", record(t, l.Store, got).Silver, record(t, clean.Store, want).Silver},
+		{"current", record(t, l.Store, got).Current, record(t, clean.Store, want).Current},
+		{"discarded", record(t, l.Store, got).Discarded, record(t, clean.Store, want).Discarded},
+	} {
+		g, w := filesRows(t, d, tc.got), filesRows(t, lakeDeps(clean), tc.want)
+		if !slices.Equal(ids(g), ids(w)) || tc.got.Rows != tc.want.Rows {
+			t.Errorf("%s after retries holds orders %v, the clean run %v", tc.what, ids(g), ids(w))
 		}
 	}
 }
 
-// TestRouteManyPartitions gives the silver partitions less memory than
-// the object's rows need, in an object whose partitions' rows are spread
-// over every batch: partitions are stored early, in several objects, and
-// every row is in silver once.
-func TestRouteManyPartitions(t *testing.T) {
-	l := vt.NewLake(t)
-	rows := vt.GoodRows(24 * 7 * 40) // one an hour: 280 days
-	rand.New(rand.NewPCG(1, 2)).Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
-	days := map[string]bool{}
-	for _, o := range rows {
-		days[o.CreatedAt.UTC().Format(time.DateOnly)] = true
-	}
-	var buf bytes.Buffer // row groups of 500 rows: each partition's rows come in many batches
-	vt.WriteParquet(t, &buf, vt.OrdersSchema, 500, func(b *array.RecordBuilder) bool {
-		for _, o := range rows {
-			vt.AppendOrder(b, o)
-		}
-		return false
-	})
-	data := buf.Bytes()
-	vt.Put(t, l.Store, key, data)
-	d := lakeDeps(l)
-	d.Memory = 64 << 10
-	_, r := run(t, d, key)
-	checkDone(t, l, data, r)
-	if r.SilverRows != int64(len(rows)) || len(r.Partitions) != len(days) || r.SilverObjects <= len(days) {
-		t.Fatalf("route: %d rows in %d partitions, %d objects; want %d rows in %d partitions, more than one object for some",
-			r.SilverRows, len(r.Partitions), r.SilverObjects, len(rows), len(days))
-	}
-	seen := map[float64]bool{}
-	for _, row := range allRows(t, l.Store, "silver/") {
-		id := row["order_id"].(float64)
-		if seen[id] {
-			t.Errorf("order %v in silver twice", id)
-		}
-		seen[id] = true
-	}
-	if len(seen) != len(rows) {
-		t.Errorf("%d orders in silver, want %d", len(seen), len(rows))
-	}
-}
-
-// TestRouteNullPartition: rows whose partition column is NULL go to
-// Hive's default partition.
+// TestRouteNullPartition: rows whose partition column is NULL are kept,
+// in the null partition.
 func TestRouteNullPartition(t *testing.T) {
 	l := vt.NewLake(t)
 	l.Tables = customTables(t, `Rules = [ IsComplete "order_id" ]`)
 	rows := vt.GoodRows(3)
 	rows[1].CreatedAt = nil
 	vt.Put(t, l.Store, key, vt.OrdersParquet(t, rows))
-	v, r := run(t, lakeDeps(l), key)
-	if r.SilverRows != 3 || !slices.Equal(r.Partitions, []string{"dt=2026-01-01", "dt=__HIVE_DEFAULT_PARTITION__"}) {
+	d := lakeDeps(l)
+	_, r := run(t, d, key)
+	if r.SilverRows != 3 || !slices.Equal(r.Partitions, []string{"created_at_month=2026-01", "created_at_month=null"}) {
 		t.Fatalf("route %+v", r)
 	}
-	got := rowsOf(t, l.Store, layout.KeysFor("orders", key, v.ETag).Silver("dt=__HIVE_DEFAULT_PARTITION__", 0))
-	if len(got) != 1 || got[0]["order_id"].(float64) != 2 {
-		t.Errorf("default partition holds %v, want order 2", got)
+	for _, f := range record(t, l.Store, r).Silver.Files {
+		if f.PartitionPath != "created_at_month=null" {
+			continue
+		}
+		if v, ok := f.Partition["created_at_month"]; !ok || v != nil || f.Rows != 1 {
+			t.Errorf("null partition file %+v, want one row with a null partition value", f)
+		}
 	}
 }
 
@@ -460,10 +426,10 @@ func TestRouteEvaluatesNothing(t *testing.T) {
 	if got.SilverRows != want.SilverRows || got.DiscardedRows != want.DiscardedRows {
 		t.Errorf("route %+v, clean run %+v", got, want)
 	}
-	for _, k := range []string{layout.KeysFor("orders", key, info.ETag).DiscardedRows(0)} {
-		if !bytes.Equal(vt.Get(t, l.Store, k), vt.Get(t, clean.Store, k)) {
-			t.Errorf("%s differs from the clean run's", k)
-		}
+	gotDisc := filesRows(t, d, record(t, l.Store, got).Discarded)
+	wantDisc := filesRows(t, lakeDeps(clean), record(t, clean.Store, want).Discarded)
+	if fmt.Sprint(gotDisc) != fmt.Sprint(wantDisc) {
+		t.Errorf("discarded rows differ from the clean run's:\n%v\n%v", gotDisc, wantDisc)
 	}
 	// one read of the body: its bytes once, plus the footer read when
 	// opening and the server-side (here: streamed) archive copy
@@ -492,7 +458,8 @@ func TestRouteS3(t *testing.T) {
 	rows[4].Status = vt.P("paid")
 	data := vt.OrdersParquet(t, rows)
 	vt.Put(t, lake, key, data)
-	d := route.Deps{Deps: validate.Deps{Lake: lake, Tables: fl.Tables}, Archive: archive}
+	d := storeDeps(lake, fl.Tables)
+	d.Archive = archive
 	v, r := run(t, d, key)
 	if v.Verdict != validate.Split || r.SilverRows != 29 || r.DiscardedRows != 1 || r.RowsIn != 30 {
 		t.Fatalf("validate %s, route %+v; want SPLIT 29 + 1", v.Verdict, r)
@@ -500,7 +467,7 @@ func TestRouteS3(t *testing.T) {
 	if got := vt.Get(t, archive, r.ArchiveKey); !bytes.Equal(got, data) {
 		t.Errorf("archive differs from the object")
 	}
-	if got, want := len(allRows(t, lake, "silver/")), 29; got != want {
+	if got, want := len(filesRows(t, d, record(t, lake, r).Silver)), 29; got != want {
 		t.Errorf("%d silver rows in S3, want %d", got, want)
 	}
 	// a duplicate event before the commit: validate hands the record on
@@ -520,10 +487,16 @@ func TestRouteStoreUnavailable(t *testing.T) {
 			rows[1].Status = vt.P("paid")
 			data := vt.OrdersParquet(t, rows)
 			info := vt.Put(t, l.Store, key, data)
+			in := validated(t, lakeDeps(l), info)
+			failing := failingStore{Store: l.Store, prefix: prefix}
 			d := lakeDeps(l)
-			in := validated(t, d, info)
-			d.Lake = failingStore{Store: l.Store, prefix: prefix}
-			_, err := route.Route(context.Background(), d, in)
+			d.Lake = failing
+			ice, err := pipeline.OpenIceberg(failing, l.Store.URL(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.Iceberg = ice
+			_, err = route.Route(context.Background(), d, in)
 			if _, ok := err.(*store.StoreUnavailableError); !ok {
 				t.Fatalf("route: %v (%T), want *store.StoreUnavailableError", err, err)
 			}
@@ -534,7 +507,7 @@ func TestRouteStoreUnavailable(t *testing.T) {
 			if err != nil || r.SilverRows != 9 || r.DiscardedRows != 1 {
 				t.Fatalf("retry: %+v, %v", r, err)
 			}
-			checkDone(t, l, data, r)
+			checkDone(t, lakeDeps(l), data, r)
 		})
 	}
 }

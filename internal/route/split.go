@@ -1,7 +1,6 @@
 package route
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,21 +13,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/medallionlake/lake/internal/bronze"
-	"github.com/medallionlake/lake/internal/catalog"
 	"github.com/medallionlake/lake/internal/dq"
+	"github.com/medallionlake/lake/internal/icetable"
 	"github.com/medallionlake/lake/internal/lakeparquet"
-	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/store"
-)
-
-// Glue's row-level columns, and ours: the offending value of each failed
-// rule, aligned with DataQualityRulesFail.
-const (
-	colRulesPass   = "DataQualityRulesPass"
-	colRulesFail   = "DataQualityRulesFail"
-	colRulesSkip   = "DataQualityRulesSkip"
-	colResult      = "DataQualityEvaluationResult"
-	colFailedValue = "DataQualityFailedValues"
 )
 
 // splitter routes one usable object's rows in one pass.
@@ -40,118 +28,119 @@ type splitter struct {
 
 	silverSchema, discSchema *arrow.Schema
 	src                      []int // source column of each silver field
-	partCol                  int
-	days                     []int64
 
-	silver *lakeparquet.PartitionWriter
-	disc   *lakeparquet.Writer
+	silver, current, disc *icetable.Writer
 
 	rows, silverRows, discRows int64
 }
 
-// written are the objects a split stored, for removal when the object
-// turns out to have changed.
-type written struct {
-	keys []string
-}
-
-// remove deletes the objects.
-func (w *written) remove(ctx context.Context, d Deps) error {
-	for _, k := range w.keys {
-		if err := d.Lake.Delete(ctx, k); err != nil {
-			return store.Wrap(err, "route: remove %q", k)
-		}
-	}
-	return nil
-}
-
-// split reads the object once and writes its rows to silver and
-// discarded by the row log in.RowLogKey, filling r. An object found
-// unreadable midway is not an error: what was written is removed and the
-// Problem returned, for the object to be quarantined.
-func split(ctx context.Context, d Deps, o *bronze.Object, in Input, r *Record) (*written, *bronze.Problem, error) {
+// split reads the object once and writes its rows, by the row log in
+// in.RowLogKey, as data files of the table's Iceberg tables (uncommitted:
+// the commit step commits them), filling r. An object found unreadable
+// midway is not an error: the Problem is returned, for the object to be
+// quarantined; data files already written are left to maintenance as
+// orphans, as are those of any failed split.
+func split(ctx context.Context, d Deps, o *bronze.Object, in Input, r *Record) (*bronze.Problem, error) {
 	src, problem, err := o.Open(ctx, d.Lake, lakeparquet.ReadOptions{})
 	if err != nil || problem != nil {
-		return nil, problem, err
+		return problem, err
 	}
 	log, err := openRowLog(ctx, d.Lake, o, in, src.NumRows())
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	states, err := log.Cursor()
 	if err != nil {
-		return nil, nil, fmt.Errorf("route: %s: %w", o.Key, err)
+		return nil, fmt.Errorf("route: %s: %w", o.Key, err)
 	}
 	defer states.Close()
 	render, err := log.Renderer(src.Schema())
 	if err != nil {
-		return nil, nil, fmt.Errorf("route: %s: %w", o.Key, err)
+		return nil, fmt.Errorf("route: %s: %w", o.Key, err)
 	}
 	sp := &splitter{o: o, verdict: dq.Verdict(in.Verdict), states: states, render: render}
 	sp.schemas(src.Schema())
-	sp.silver = lakeparquet.NewPartitionWriter(ctx, d.Lake, sp.silverSchema, o.Keys.Silver, lakeparquet.PartitionOptions{Options: d.Writer, Memory: d.Memory})
-	// Rejected rows carry lists of rule texts: their row groups are kept
-	// small, since a row group is held in memory until it is complete.
-	discOpts := d.Writer
-	discOpts.RowGroupRows = min(cmp.Or(discOpts.RowGroupRows, discardRowGroup), discardRowGroup)
-	sp.disc = lakeparquet.NewWriter(ctx, d.Lake, sp.discSchema, o.Keys.DiscardedRows, discOpts)
-
+	if err := sp.open(ctx, d, o); err != nil {
+		return nil, err
+	}
 	err = src.Batches(ctx, nil, func(rec arrow.RecordBatch) error { return sp.batch(ctx, rec) })
-	silverObjs, serr := sp.silver.Close()
-	discObjs, derr := sp.disc.Close()
-	w := &written{}
-	for _, ob := range sp.silver.Stored() {
-		w.keys = append(w.keys, ob.Key)
-	}
-	for _, ob := range discObjs {
-		w.keys = append(w.keys, ob.Key)
-	}
-	if err == nil {
-		err = errors.Join(serr, derr)
-	}
 	if err != nil {
+		sp.abort()
 		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-			return nil, nil, err
+			return nil, err
 		}
 		var ue *lakeparquet.UnreadableError
 		if errors.As(err, &ue) {
-			problem, err := o.Unreadable(ctx, d.Lake, err)
-			if err != nil {
-				return nil, nil, err
-			}
-			return nil, problem, w.remove(ctx, d)
+			return o.Unreadable(ctx, d.Lake, err)
 		}
-		return nil, nil, store.Wrap(err, "route: %s", o.Key)
+		return nil, workflowErr(o, err)
 	}
-
+	if r.Silver, err = sp.silver.Close(); err == nil {
+		if r.Current, err = sp.current.Close(); err == nil {
+			r.Discarded, err = sp.disc.Close()
+		}
+	}
+	if err != nil {
+		sp.abort()
+		return nil, workflowErr(o, err)
+	}
 	r.Verdict, r.Reason = in.Verdict, in.Reason
-	r.RowsIn = sp.rows
-	r.Silver, r.Discarded = silverObjs, discObjs
+	r.RowsIn, r.SilverRows, r.DiscardedRows = sp.rows, r.Silver.Rows, r.Discarded.Rows
+	r.SilverFiles, r.DiscardedFiles = len(r.Silver.Files), len(r.Discarded.Files)
+	if r.SilverRows != sp.silverRows || r.DiscardedRows != sp.discRows || r.Current.Rows != r.SilverRows ||
+		sp.rows != r.SilverRows+r.DiscardedRows || sp.rows != src.NumRows() {
+		return nil, &ConservationError{Key: o.Key, RowsIn: src.NumRows(), Silver: r.SilverRows, Discarded: r.DiscardedRows,
+			Detail: fmt.Sprintf("read %d rows, routed %d to silver (%d to its current table) and %d to discarded", sp.rows, sp.silverRows, r.Current.Rows, sp.discRows)}
+	}
 	parts := map[string]bool{}
-	for _, ob := range silverObjs {
-		r.SilverRows += ob.Rows
-		parts[ob.Partition] = true
-	}
-	for _, ob := range discObjs {
-		r.DiscardedRows += ob.Rows
-	}
-	r.SilverObjects, r.DiscardedObjects = len(silverObjs), len(discObjs)
-	if r.SilverRows != sp.silverRows || r.DiscardedRows != sp.discRows || sp.rows != r.SilverRows+r.DiscardedRows ||
-		sp.rows != src.NumRows() {
-		return nil, nil, &ConservationError{Key: o.Key, RowsIn: src.NumRows(), Silver: r.SilverRows, Discarded: r.DiscardedRows,
-			Detail: fmt.Sprintf("read %d rows, routed %d to silver and %d to discarded", sp.rows, sp.silverRows, sp.discRows)}
+	for _, f := range r.Silver.Files {
+		parts[f.PartitionPath] = true
 	}
 	r.Partitions = slices.Sorted(maps.Keys(parts))
 	if len(r.Partitions) > maxPartitionsOut {
 		r.Partitions, r.PartitionsTruncated = r.Partitions[:maxPartitionsOut], true
 	}
-	if r.SilverColumns, err = catalog.Columns(sp.silverSchema); err != nil {
-		return nil, nil, fmt.Errorf("route: %s: %w", o.Key, err)
+	return nil, nil
+}
+
+// workflowErr keeps a store failure retryable and a schema drift named;
+// anything else is wrapped with the object.
+func workflowErr(o *bronze.Object, err error) error {
+	var drift *icetable.SchemaDriftError
+	if errors.As(err, &drift) {
+		return drift
 	}
-	if r.DiscardedColumns, err = catalog.Columns(sp.discSchema); err != nil {
-		return nil, nil, fmt.Errorf("route: %s: %w", o.Key, err)
+	return store.Wrap(err, "route: %s", o.Key)
+}
+
+// open opens the writers of the table's three Iceberg tables: creating or
+// evolving a table (a new nullable column) happens here, before any row is
+// written; a drift it cannot take is a *icetable.SchemaDriftError.
+func (sp *splitter) open(ctx context.Context, d Deps, o *bronze.Object) error {
+	obj := icetable.Object{Key: o.Key, ETag: o.Info.ETag}
+	var err error
+	if sp.silver, err = d.Iceberg.NewWriter(ctx, icetable.Silver, o.Table, obj, sp.silverSchema); err != nil {
+		return workflowErr(o, err)
 	}
-	return w, nil, nil
+	if sp.current, err = d.Iceberg.NewWriter(ctx, icetable.Current, o.Table, obj, sp.silverSchema); err != nil {
+		sp.abort()
+		return workflowErr(o, err)
+	}
+	if sp.disc, err = d.Iceberg.NewWriter(ctx, icetable.Discarded, o.Table, obj, sp.discSchema); err != nil {
+		sp.abort()
+		return workflowErr(o, err)
+	}
+	return nil
+}
+
+// abort stops the writers that are open; what they stored is left to
+// maintenance as orphans.
+func (sp *splitter) abort() {
+	for _, w := range []*icetable.Writer{sp.silver, sp.current, sp.disc} {
+		if w != nil {
+			w.Abort()
+		}
+	}
 }
 
 // openRowLog opens the validate step's row log and checks that it is the
@@ -186,22 +175,14 @@ func openRowLog(ctx context.Context, st store.Store, o *bronze.Object, in Input,
 
 // schemas fixes the silver schema (the table's columns, in the order of
 // its schema.json, else the object's) and the discarded one (the same
-// plus the data-quality columns), and where each comes from.
+// plus Glue's data-quality columns), and where each comes from.
 func (sp *splitter) schemas(sc *arrow.Schema) {
 	fields := sp.o.Columns(sc)
 	sp.silverSchema = arrow.NewSchema(fields, nil)
-	list := arrow.ListOf(arrow.BinaryTypes.String)
-	sp.discSchema = arrow.NewSchema(append(slices.Clone(fields),
-		arrow.Field{Name: colRulesPass, Type: list},
-		arrow.Field{Name: colRulesFail, Type: list},
-		arrow.Field{Name: colRulesSkip, Type: list},
-		arrow.Field{Name: colResult, Type: arrow.BinaryTypes.String},
-		arrow.Field{Name: colFailedValue, Type: list},
-	), nil)
+	sp.discSchema = arrow.NewSchema(slices.Concat(fields, icetable.DQColumns), nil)
 	for _, f := range fields {
 		sp.src = append(sp.src, sc.FieldIndices(f.Name)[0])
 	}
-	sp.partCol = sc.FieldIndices(sp.o.Table.Partition.Column)[0]
 }
 
 // batch routes one batch of the object's rows.
@@ -233,59 +214,38 @@ func (sp *splitter) batch(ctx context.Context, rec arrow.RecordBatch) error {
 	if len(bad) == n {
 		return nil
 	}
-	sp.days = partitionDays(rec.Column(sp.partCol), sp.days)
-	return sp.writeSilver(ctx, rec, valid)
+	return sp.writeSilver(ctx, rec, valid, n-len(bad))
 }
 
-// writeSilver writes the valid rows of rec, each to its partition.
-func (sp *splitter) writeSilver(ctx context.Context, rec arrow.RecordBatch, valid func(int) bool) error {
-	// group the rows by partition, in order of first appearance
-	var order []int64
-	rowsOf := map[int64][]int32{}
-	for i, day := range sp.days {
-		if !valid(i) {
-			continue
-		}
-		if _, ok := rowsOf[day]; !ok {
-			order = append(order, day)
-		}
-		rowsOf[day] = append(rowsOf[day], int32(i))
-	}
+// writeSilver writes the good valid rows of rec to silver and to its
+// current table.
+func (sp *splitter) writeSilver(ctx context.Context, rec arrow.RecordBatch, valid func(int) bool, good int) error {
 	cols := sp.sourceColumns(rec)
-	if len(order) == 1 && len(rowsOf[order[0]]) == int(rec.NumRows()) {
-		batch := array.NewRecordBatch(sp.silverSchema, cols, rec.NumRows())
-		defer batch.Release()
-		return sp.writeSilverBatch(order[0], batch)
-	}
-	// one take per partition, so that what each partition keeps holds
-	// only its own rows
-	for _, day := range order {
-		taken, err := take(ctx, cols, rowsOf[day])
+	if good < int(rec.NumRows()) {
+		perm := make([]int32, 0, good)
+		for i := range int(rec.NumRows()) {
+			if valid(i) {
+				perm = append(perm, int32(i))
+			}
+		}
+		taken, err := take(ctx, cols, perm)
 		if err != nil {
 			return err
 		}
-		batch := array.NewRecordBatch(sp.silverSchema, taken, int64(len(rowsOf[day])))
-		releaseAll(taken)
-		err = sp.writeSilverBatch(day, batch)
-		batch.Release()
-		if err != nil {
-			return err
-		}
+		defer releaseAll(taken)
+		cols = taken
 	}
-	return nil
-}
-
-func (sp *splitter) writeSilverBatch(day int64, batch arrow.RecordBatch) error {
-	p := layout.PartitionDir(sp.o.Table.Partition.Name, layout.PartitionValue(day))
-	if err := sp.silver.Write(p, batch); err != nil {
+	batch := array.NewRecordBatch(sp.silverSchema, cols, int64(good))
+	defer batch.Release()
+	if err := sp.silver.Write(batch); err != nil {
 		return fmt.Errorf("route: %s: write silver: %w", sp.o.Key, err)
 	}
-	sp.silverRows += batch.NumRows()
+	if err := sp.current.Write(batch); err != nil {
+		return fmt.Errorf("route: %s: write silver current: %w", sp.o.Key, err)
+	}
+	sp.silverRows += int64(good)
 	return nil
 }
-
-// discardRowGroup is the most rows of a discarded object's row group.
-const discardRowGroup = 32 << 10
 
 // discardChunk is how many rejected rows are turned into one batch for
 // discarded at a time: their Glue columns repeat rule texts, so a batch of
@@ -355,45 +315,6 @@ func (sp *splitter) sourceColumns(rec arrow.RecordBatch) []arrow.Array {
 		cols[i] = rec.Column(c)
 	}
 	return cols
-}
-
-// partitionDays returns the UTC day (days since 1970-01-01) of each value
-// of a timestamp or date column, layout.NullDay for NULL, reusing buf. A
-// timestamp without a time zone is taken as UTC.
-func partitionDays(a arrow.Array, buf []int64) []int64 {
-	n := a.Len()
-	if cap(buf) < n {
-		buf = make([]int64, n)
-	}
-	buf = buf[:n]
-	var value func(i int) int64
-	switch a := a.(type) {
-	case *array.Timestamp:
-		per := map[arrow.TimeUnit]int64{arrow.Second: 86400, arrow.Millisecond: 86400e3, arrow.Microsecond: 86400e6, arrow.Nanosecond: 86400e9}[a.DataType().(*arrow.TimestampType).Unit]
-		value = func(i int) int64 { return floorDiv(int64(a.Value(i)), per) }
-	case *array.Date32:
-		value = func(i int) int64 { return int64(a.Value(i)) }
-	case *array.Date64:
-		value = func(i int) int64 { return floorDiv(int64(a.Value(i)), 86400e3) }
-	default:
-		panic(fmt.Sprintf("route: partition column of type %s (bronze admits only timestamps and dates)", a.DataType()))
-	}
-	for i := range n {
-		if a.IsNull(i) {
-			buf[i] = layout.NullDay
-		} else {
-			buf[i] = value(i)
-		}
-	}
-	return buf
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && a < 0 {
-		q--
-	}
-	return q
 }
 
 // take gathers rows perm of every column.

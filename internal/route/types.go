@@ -5,8 +5,7 @@ import (
 	"time"
 
 	"github.com/medallionlake/lake/internal/bronze"
-	"github.com/medallionlake/lake/internal/catalog"
-	"github.com/medallionlake/lake/internal/lakeparquet"
+	"github.com/medallionlake/lake/internal/icetable"
 	"github.com/medallionlake/lake/internal/store"
 	"github.com/medallionlake/lake/internal/validate"
 )
@@ -20,11 +19,9 @@ type Deps struct {
 	// Archive is where the original objects are kept (in AWS a separate,
 	// Object Lock bucket); nil means the lake store, under archive/.
 	Archive store.Store
-	// Writer tunes the Parquet objects written (zero value: defaults).
-	Writer lakeparquet.Options
-	// Memory bounds what the silver partitions' objects hold while they
-	// are built (0: lakeparquet.DefaultPartitionMemory).
-	Memory int64
+	// Iceberg are the lake's Iceberg tables the rows are written into
+	// (silver.<table>, silver.<table>_current, discarded.<table>).
+	Iceberg *icetable.Lake
 }
 
 // Input is the route step's input: the validate step's output.
@@ -46,13 +43,15 @@ type Output struct {
 	// retry after the record was written); the rest is the record's.
 	AlreadyRouted bool `json:"already_routed,omitempty"`
 
-	RowsIn           int64 `json:"rows_in"`
-	SilverRows       int64 `json:"silver_rows"`
-	DiscardedRows    int64 `json:"discarded_rows"`
-	SilverObjects    int   `json:"silver_objects"`
-	DiscardedObjects int   `json:"discarded_objects"`
-	// Partitions are the silver partitions written (e.g. "dt=2026-11-26"),
-	// sorted, at most 1000 (all are in the route record).
+	RowsIn        int64 `json:"rows_in"`
+	SilverRows    int64 `json:"silver_rows"`
+	DiscardedRows int64 `json:"discarded_rows"`
+	// SilverFiles and DiscardedFiles count the data files written.
+	SilverFiles    int `json:"silver_files"`
+	DiscardedFiles int `json:"discarded_files"`
+	// Partitions are the silver partitions written (e.g.
+	// "created_at_month=2026-11"), sorted, at most 1000 (all are in the
+	// route record).
 	Partitions          []string `json:"partitions,omitempty"`
 	PartitionsTruncated bool     `json:"partitions_truncated,omitempty"`
 
@@ -64,22 +63,18 @@ type Output struct {
 
 // Record is the route record at _meta/routes/<table>/<stem>.json, written
 // last: its presence means the object version is routed. It is the commit
-// step's input: everything that step registers is here, so it reads
-// nothing else.
+// step's input: the data files written for each of the table's Iceberg
+// tables, not yet committed, so that step reads nothing else.
 type Record struct {
 	Output
 	RulesNow time.Time `json:"rules_now"`
 	RoutedAt time.Time `json:"routed_at"`
-	// Silver are the silver objects with their partitions
-	// ("<name>=<value>").
-	Silver    []lakeparquet.PartitionObject `json:"silver"`
-	Discarded []lakeparquet.Object          `json:"discarded"`
-	// PartitionName is the silver table's partition column.
-	PartitionName string `json:"partition_name"`
-	// SilverColumns and DiscardedColumns are the objects' columns as the
-	// catalog types them, in order.
-	SilverColumns    []catalog.Column `json:"silver_columns,omitempty"`
-	DiscardedColumns []catalog.Column `json:"discarded_columns,omitempty"`
+	// Silver, Current and Discarded are the data files of the valid rows
+	// for silver.<table> and silver.<table>_current, and of the rejected
+	// rows for discarded.<table> (none for a quarantined object).
+	Silver    icetable.Files `json:"silver"`
+	Current   icetable.Files `json:"current"`
+	Discarded icetable.Files `json:"discarded"`
 }
 
 // QuarantineReport is discarded/<table>/quarantine/<stem>/report.json.

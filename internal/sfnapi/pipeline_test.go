@@ -93,7 +93,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 			t.Fatalf("execution for %s: %s %s: %s", obj.Key, d.Status, aws.ToString(d.Error), aws.ToString(d.Cause))
 		}
 	}
-	layers, err := localrun.Counts(ctx, lake)
+	layers, err := localrun.Counts(ctx, lake, p.Iceberg(), tables)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	for _, l := range layers {
 		rows[l.Name] = l.Rows
 	}
-	if rows["silver"]+rows["discarded"] != seeded.Rows || rows["bronze"] != 0 {
+	if rows["silver.orders"]+rows["discarded.orders"] != seeded.Rows || rows["bronze"] != 0 {
 		t.Fatalf("rows per layer %v, want the %d seeded rows in silver and discarded and none in bronze", rows, seeded.Rows)
 	}
 

@@ -129,3 +129,22 @@ func ValidatePrefix(prefix string) error {
 	}
 	return ValidateKey(p)
 }
+
+// Locator is implemented by backends that can say their lake's URL
+// (file://DIR, s3://BUCKET[/PREFIX]), as package storeurl opens it.
+type Locator interface {
+	URL() string
+}
+
+// Exists reports whether there is an object at key. A store failure comes
+// back as Wrap returns it.
+func Exists(ctx context.Context, st Store, key string) (bool, error) {
+	_, err := st.Stat(ctx, key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, Wrap(err, "store: stat %q", key)
+	}
+	return true, nil
+}

@@ -22,6 +22,9 @@ type Deps struct {
 	// time.Now. Rules' now() is the object's Last-Modified time instead
 	// (bronze.Object.RulesNow).
 	Now func() time.Time
+	// DQMemory bounds the rules' uniqueness and distinct-count state, in
+	// bytes (dq.Options.MemoryBudget; 0: dq.DefaultMemoryBudget).
+	DQMemory int64
 }
 
 // Clock is the time recorded in outputs: d.Now(), or time.Now, in UTC.

@@ -40,7 +40,7 @@ func Validate(ctx context.Context, d Deps, in Input) (Output, error) {
 		return Output{}, err
 	}
 	out := Output{Key: o.Key, ETag: o.Info.ETag, Size: o.Info.Size, Table: o.Table.Name, Stem: o.Keys.Stem}
-	routed, err := exists(ctx, d.Lake, o.Keys.RouteRecord())
+	routed, err := store.Exists(ctx, d.Lake, o.Keys.RouteRecord())
 	if err != nil {
 		return Output{}, err
 	}
@@ -132,7 +132,7 @@ func evaluate(ctx context.Context, d Deps, o *bronze.Object, src *lakeparquet.Re
 	bw := bufio.NewWriterSize(sw, 256<<10)
 	log := dq.NewRowLogWriter(bw, map[string]string{"key": o.Key, "etag": o.Info.ETag, "table": o.Table.Name})
 	res, problem, err := func() (*dq.Result, *bronze.Problem, error) {
-		ev, err := dq.NewEvaluator(rules, src.Schema(), dq.Options{Now: o.RulesNow(), ExpectedRows: src.NumRows(), RowLog: log})
+		ev, err := dq.NewEvaluator(rules, src.Schema(), dq.Options{Now: o.RulesNow(), ExpectedRows: src.NumRows(), RowLog: log, MemoryBudget: d.DQMemory})
 		if err != nil {
 			return nil, nil, fmt.Errorf("validate: %s: %w", o.Key, err)
 		}
@@ -160,16 +160,4 @@ func evaluate(ctx context.Context, d Deps, o *bronze.Object, src *lakeparquet.Re
 		return nil, nil, store.Wrap(err, "validate: write %q", o.Keys.RowLog())
 	}
 	return res, nil, nil
-}
-
-// exists reports whether there is an object at key.
-func exists(ctx context.Context, st store.Store, key string) (bool, error) {
-	_, err := st.Stat(ctx, key)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return false, nil
-	case err != nil:
-		return false, store.Wrap(err, "validate: stat %q", key)
-	}
-	return true, nil
 }

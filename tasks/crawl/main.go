@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{Catalog: true}).Handler("crawl"))
+	lambda.Start(pipeline.MustFromEnv(pipeline.NeedsOf("crawl")).Handler("crawl"))
 }

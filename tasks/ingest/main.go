@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{Source: true}).Handler("ingest"))
+	lambda.Start(pipeline.MustFromEnv(pipeline.NeedsOf("ingest")).Handler("ingest"))
 }

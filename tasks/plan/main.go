@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{Source: true}).Handler("plan"))
+	lambda.Start(pipeline.MustFromEnv(pipeline.NeedsOf("plan")).Handler("plan"))
 }

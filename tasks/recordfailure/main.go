@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{}).Handler("recordfailure"))
+	lambda.Start(pipeline.MustFromEnv(pipeline.NeedsOf("recordfailure")).Handler("recordfailure"))
 }

@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{}).Handler("route"))
+	lambda.Start(pipeline.MustFromEnv(pipeline.NeedsOf("route")).Handler("route"))
 }

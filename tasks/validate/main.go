@@ -11,5 +11,5 @@ import (
 )
 
 func main() {
-	lambda.Start(pipeline.MustFromEnv(pipeline.Needs{}).Handler("validate"))
+	lambda.Start(pipeline.MustFromEnv(pipeline.NeedsOf("validate")).Handler("validate"))
 }

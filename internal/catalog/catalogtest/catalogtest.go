@@ -31,7 +31,7 @@ func Run(t *testing.T, opts Options, newCatalog func(t *testing.T) catalog.Catal
 	}{
 		{"EnsureDatabaseIdempotent", func(t *testing.T, c catalog.Catalog) {
 			for range 2 {
-				if err := c.EnsureDatabase(ctx, "silver"); err != nil {
+				if err := c.EnsureDatabase(ctx, "meta"); err != nil {
 					t.Fatalf("EnsureDatabase: %v", err)
 				}
 			}
@@ -42,21 +42,21 @@ func Run(t *testing.T, opts Options, newCatalog func(t *testing.T) catalog.Catal
 			}
 		}},
 		{"GetMissingTable", func(t *testing.T, c catalog.Catalog) {
-			mustDB(t, c, "silver")
-			if _, err := c.GetTable(ctx, "silver", "nope"); !errors.Is(err, catalog.ErrNotFound) {
+			mustDB(t, c, "meta")
+			if _, err := c.GetTable(ctx, "meta", "nope"); !errors.Is(err, catalog.ErrNotFound) {
 				t.Fatalf("GetTable(missing) = %v, want ErrNotFound", err)
 			}
 		}},
 		{"CreateAndGet", func(t *testing.T, c catalog.Catalog) {
-			mustDB(t, c, "silver")
-			want := Orders()
+			mustDB(t, c, "meta")
+			want := Watermarks()
 			if err := c.PutTable(ctx, want); err != nil {
 				t.Fatalf("PutTable: %v", err)
 			}
 			if want.Version == "" {
 				t.Errorf("PutTable left Version empty")
 			}
-			got, err := c.GetTable(ctx, "silver", "orders")
+			got, err := c.GetTable(ctx, "meta", "watermarks")
 			if err != nil {
 				t.Fatalf("GetTable: %v", err)
 			}
@@ -68,22 +68,21 @@ func Run(t *testing.T, opts Options, newCatalog func(t *testing.T) catalog.Catal
 			}
 		}},
 		{"CreateTwice", func(t *testing.T, c catalog.Catalog) {
-			mustDB(t, c, "silver")
-			mustPut(t, c, Orders())
-			if err := c.PutTable(ctx, Orders()); err != nil {
+			mustDB(t, c, "meta")
+			mustPut(t, c, Watermarks())
+			if err := c.PutTable(ctx, Watermarks()); err != nil {
 				t.Errorf("PutTable(same definition again) = %v, want success", err)
 			}
-			other := Orders()
+			other := Watermarks()
 			other.Columns = other.Columns[:2]
-			other.PrimaryKey, other.Cursor = nil, ""
 			if err := c.PutTable(ctx, other); !errors.Is(err, catalog.ErrConflict) {
 				t.Errorf("PutTable(other definition) = %v, want ErrConflict", err)
 			}
 		}},
 		{"UpdateWithVersion", func(t *testing.T, c catalog.Catalog) {
-			mustDB(t, c, "silver")
-			mustPut(t, c, Orders())
-			cur, err := c.GetTable(ctx, "silver", "orders")
+			mustDB(t, c, "meta")
+			mustPut(t, c, Watermarks())
+			cur, err := c.GetTable(ctx, "meta", "watermarks")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,7 +92,7 @@ func Run(t *testing.T, opts Options, newCatalog func(t *testing.T) catalog.Catal
 			if err := c.PutTable(ctx, &next); err != nil {
 				t.Fatalf("PutTable(update) = %v", err)
 			}
-			got, err := c.GetTable(ctx, "silver", "orders")
+			got, err := c.GetTable(ctx, "meta", "watermarks")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,12 +108,12 @@ func Run(t *testing.T, opts Options, newCatalog func(t *testing.T) catalog.Catal
 			}
 		}},
 		{"PutInMissingDatabase", func(t *testing.T, c catalog.Catalog) {
-			if err := c.PutTable(ctx, Orders()); !errors.Is(err, catalog.ErrNotFound) {
+			if err := c.PutTable(ctx, Watermarks()); !errors.Is(err, catalog.ErrNotFound) {
 				t.Errorf("PutTable(no database) = %v, want ErrNotFound", err)
 			}
 		}},
 		{"PutInvalid", func(t *testing.T, c catalog.Catalog) {
-			mustDB(t, c, "silver")
+			mustDB(t, c, "meta")
 			for _, tc := range []struct {
 				description string
 				edit        func(*catalog.Table)
@@ -122,13 +121,13 @@ func Run(t *testing.T, opts Options, newCatalog func(t *testing.T) catalog.Catal
 				{"no columns", func(t *catalog.Table) { t.Columns = nil }},
 				{"bad column name", func(t *catalog.Table) { t.Columns[0].Name = "Order Id" }},
 				{"duplicate column", func(t *catalog.Table) { t.Columns[1].Name = t.Columns[0].Name }},
-				{"location without slash", func(t *catalog.Table) { t.Location = "silver/staging/orders" }},
+				{"location without slash", func(t *catalog.Table) { t.Location = "_meta/watermarks/history" }},
 				{"unknown format", func(t *catalog.Table) { t.Format = "csv" }},
-				{"cursor not a column", func(t *catalog.Table) { t.Cursor = "nope" }},
+				{"column without a type", func(t *catalog.Table) { t.Columns[1].Type = "" }},
 				{"files pattern with a folder", func(t *catalog.Table) { t.Files = "a/*.json" }},
 			} {
 				t.Run(tc.description, func(t *testing.T) {
-					tab := Orders()
+					tab := Watermarks()
 					tc.edit(tab)
 					if err := c.PutTable(ctx, tab); !errors.Is(err, catalog.ErrInvalid) {
 						t.Errorf("PutTable = %v, want ErrInvalid", err)
@@ -136,12 +135,9 @@ func Run(t *testing.T, opts Options, newCatalog func(t *testing.T) catalog.Catal
 				})
 			}
 		}},
-		{"MetaTable", func(t *testing.T, c catalog.Catalog) {
+		{"FilesPattern", func(t *testing.T, c catalog.Catalog) {
 			mustDB(t, c, "meta")
-			want := &catalog.Table{
-				Database: "meta", Name: "executions", Location: "_meta/executions/", Format: catalog.FormatJSON, Files: "execution.json",
-				Columns: []catalog.Column{{Name: "name", Type: "string"}, {Name: "input", Type: "struct<table:string,parts:array<bigint>>"}},
-			}
+			want := Executions()
 			mustPut(t, c, want)
 			got, err := c.GetTable(ctx, "meta", "executions")
 			if err != nil {
@@ -155,91 +151,44 @@ func Run(t *testing.T, opts Options, newCatalog func(t *testing.T) catalog.Catal
 			if got, err := c.ListTables(ctx, "nodb"); err != nil || len(got) != 0 {
 				t.Errorf("ListTables(missing database) = %v, %v; want empty", got, err)
 			}
-			mustDB(t, c, "silver")
 			mustDB(t, c, "meta")
-			for _, name := range []string{"orders", "customers", "zebra"} {
-				tab := Orders()
+			mustDB(t, c, "other")
+			for _, name := range []string{"watermarks", "dq_results", "zebra"} {
+				tab := Watermarks()
 				tab.Name = name
-				tab.Location = "silver/staging/" + name + "/"
+				tab.Location = "_meta/" + name + "/"
 				mustPut(t, c, tab)
 			}
-			meta := Orders()
-			meta.Database = "meta"
-			mustPut(t, c, meta)
-			got, err := c.ListTables(ctx, "silver")
+			other := Watermarks()
+			other.Database = "other"
+			mustPut(t, c, other)
+			got, err := c.ListTables(ctx, "meta")
 			if err != nil {
 				t.Fatal(err)
 			}
 			var names []string
 			for _, tab := range got {
 				names = append(names, tab.Name)
-				if tab.Version == "" || tab.Database != "silver" {
+				if tab.Version == "" || tab.Database != "meta" {
 					t.Errorf("table %s: database %q version %q", tab.Name, tab.Database, tab.Version)
 				}
 			}
-			if want := []string{"customers", "orders", "zebra"}; !slices.Equal(names, want) {
+			if want := []string{"dq_results", "watermarks", "zebra"}; !slices.Equal(names, want) {
 				t.Errorf("ListTables = %v, want %v", names, want)
-			}
-		}},
-		{"Partitions", func(t *testing.T, c catalog.Catalog) {
-			mustDB(t, c, "silver")
-			if err := c.AddPartitions(ctx, "silver", "orders", []catalog.Partition{part("2024-01-01")}); !errors.Is(err, catalog.ErrNotFound) {
-				t.Errorf("AddPartitions(missing table) = %v, want ErrNotFound", err)
-			}
-			mustPut(t, c, Orders())
-			if got, err := c.ListPartitions(ctx, "silver", "orders"); err != nil || len(got) != 0 {
-				t.Errorf("ListPartitions(new table) = %v, %v; want none", got, err)
-			}
-			if err := c.AddPartitions(ctx, "silver", "orders", []catalog.Partition{part("2024-01-02"), part("2024-01-01")}); err != nil {
-				t.Fatalf("AddPartitions: %v", err)
-			}
-			// Again, overlapping: existing partitions are success.
-			if err := c.AddPartitions(ctx, "silver", "orders", []catalog.Partition{part("2024-01-01"), part("2024-01-03")}); err != nil {
-				t.Fatalf("AddPartitions(again): %v", err)
-			}
-			got, err := c.ListPartitions(ctx, "silver", "orders")
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := []catalog.Partition{part("2024-01-01"), part("2024-01-02"), part("2024-01-03")}
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Errorf("ListPartitions = %v, want %v", got, want)
-			}
-			bad := catalog.Partition{Values: []string{"a", "b"}, Location: "silver/staging/orders/x/"}
-			if err := c.AddPartitions(ctx, "silver", "orders", []catalog.Partition{bad}); !errors.Is(err, catalog.ErrInvalid) {
-				t.Errorf("AddPartitions(2 values for 1 key) = %v, want ErrInvalid", err)
-			}
-		}},
-		{"ManyPartitions", func(t *testing.T, c catalog.Catalog) {
-			mustDB(t, c, "silver")
-			mustPut(t, c, Orders())
-			var parts []catalog.Partition
-			for i := range 250 {
-				parts = append(parts, part(fmt.Sprintf("2023-%02d-%02d", i/28+1, i%28+1)))
-			}
-			if err := c.AddPartitions(ctx, "silver", "orders", parts); err != nil {
-				t.Fatalf("AddPartitions(250): %v", err)
-			}
-			got, err := c.ListPartitions(ctx, "silver", "orders")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(parts) {
-				t.Errorf("ListPartitions: %d partitions, want %d", len(got), len(parts))
 			}
 		}},
 		{"ConcurrentUpdates", func(t *testing.T, c catalog.Catalog) {
 			if !opts.AtomicUpdates {
 				t.Skip("the test server does not apply version-conditional updates atomically")
 			}
-			mustDB(t, c, "silver")
-			mustPut(t, c, Orders())
+			mustDB(t, c, "meta")
+			mustPut(t, c, Watermarks())
 			const writers = 6
 			var wg sync.WaitGroup
 			errs := make(chan error, writers)
 			for i := range writers {
 				wg.Go(func() {
-					_, err := catalog.Update(ctx, c, "silver", "orders", func(cur *catalog.Table) (*catalog.Table, error) {
+					_, err := catalog.Update(ctx, c, "meta", "watermarks", func(cur *catalog.Table) (*catalog.Table, error) {
 						next := *cur
 						next.Columns = append(slices.Clone(cur.Columns), catalog.Column{Name: fmt.Sprintf("extra_%d", i), Type: "string"})
 						return &next, nil
@@ -254,11 +203,11 @@ func Run(t *testing.T, opts Options, newCatalog func(t *testing.T) catalog.Catal
 					t.Errorf("Update: %v", err)
 				}
 			}
-			got, err := c.GetTable(ctx, "silver", "orders")
+			got, err := c.GetTable(ctx, "meta", "watermarks")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n, want := len(got.Columns), len(Orders().Columns)+writers; n != want {
+			if n, want := len(got.Columns), len(Watermarks().Columns)+writers; n != want {
 				t.Errorf("after %d concurrent updates: %d columns, want %d (an update was lost)", writers, n, want)
 			}
 		}},
@@ -267,31 +216,34 @@ func Run(t *testing.T, opts Options, newCatalog func(t *testing.T) catalog.Catal
 	}
 }
 
-// Orders is a sample silver table definition.
-func Orders() *catalog.Table {
+// Watermarks is a sample meta table definition: JSON records, every object
+// under its location.
+func Watermarks() *catalog.Table {
 	return &catalog.Table{
-		Database:    "silver",
-		Name:        "orders",
-		Description: "valid orders",
-		Location:    "silver/staging/orders/",
-		Format:      catalog.FormatParquet,
+		Database:    "meta",
+		Name:        "watermarks",
+		Description: "every watermark advance of every table",
+		Location:    "_meta/watermarks/history/",
+		Format:      catalog.FormatJSON,
 		Columns: []catalog.Column{
-			{Name: "order_id", Type: "bigint"},
-			{Name: "customer_id", Type: "bigint"},
-			{Name: "status", Type: "string"},
-			{Name: "amount", Type: "decimal(12,2)"},
-			{Name: "currency", Type: "string"},
-			{Name: "created_at", Type: "timestamp"},
-			{Name: "updated_at", Type: "timestamp"},
+			{Name: "table", Type: "string"},
+			{Name: "cursor", Type: "string"},
+			{Name: "watermark", Type: "struct<us:string,utc:string>"},
+			{Name: "previous", Type: "struct<us:string,utc:string>"},
+			{Name: "rows", Type: "bigint"},
+			{Name: "keys", Type: "array<string>"},
+			{Name: "counts", Type: "map<string,bigint>"},
 		},
-		PartitionKeys: []catalog.Column{{Name: "dt", Type: "date"}},
-		PrimaryKey:    []string{"order_id"},
-		Cursor:        "updated_at",
 	}
 }
 
-func part(day string) catalog.Partition {
-	return catalog.Partition{Values: []string{day}, Location: "silver/staging/orders/dt=" + day + "/"}
+// Executions is a sample meta table definition whose records are only
+// the objects named execution.json under its location.
+func Executions() *catalog.Table {
+	return &catalog.Table{
+		Database: "meta", Name: "executions", Location: "_meta/executions/", Format: catalog.FormatJSON, Files: "execution.json",
+		Columns: []catalog.Column{{Name: "name", Type: "string"}, {Name: "input", Type: "struct<table:string,parts:array<bigint>>"}},
+	}
 }
 
 func mustDB(t *testing.T, c catalog.Catalog, name string) {

@@ -1,14 +1,10 @@
 // Package gluecatalog is the catalog backend for AWS: the Glue Data
-// Catalog, through aws-sdk-go-v2/service/glue. Tables are EXTERNAL_TABLEs
-// over the lake's S3 prefixes (Parquet with ParquetHiveSerDe, JSON with the
-// OpenX JSON SerDe, the SerDe Athena documents for JSON); partitions are
-// registered directly with BatchCreatePartition when the crawl step writes
-// them, so Athena sees new data without a Glue crawler (docs/catalog.md says
-// why). Every write is idempotent: AlreadyExistsException is success.
+// Catalog, through aws-sdk-go-v2/service/glue. The meta tables are
+// EXTERNAL_TABLEs over the lake's _meta/ prefixes, JSON read with the
+// OpenX JSON SerDe (the SerDe Athena documents for JSON), unpartitioned.
+// Every write is idempotent: AlreadyExistsException is success.
 //
-// A table's primary key, cursor and file-name glob are kept in its
-// Parameters as lake.primary_key (comma-separated), lake.cursor and
-// lake.files.
+// A table's file-name glob is kept in its Parameters as lake.files.
 //
 // The lake's databases keep their names (silver, discarded, meta) in the
 // catalog.Catalog interface; WithDatabasePrefix stores them in Glue under a
@@ -32,20 +28,11 @@ import (
 
 var _ catalog.Catalog = (*Catalog)(nil)
 
-// Table parameters this package writes.
-const (
-	paramPrimaryKey = "lake.primary_key"
-	paramCursor     = "lake.cursor"
-	paramFiles      = "lake.files"
-)
+// paramFiles is the table parameter that keeps catalog.Table.Files.
+const paramFiles = "lake.files"
 
 // Serialization of each format, as Athena expects it.
 var formats = map[catalog.Format]struct{ input, output, serde string }{
-	catalog.FormatParquet: {
-		"org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-		"org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-		"org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
-	},
 	catalog.FormatJSON: {
 		"org.apache.hadoop.mapred.TextInputFormat",
 		"org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
@@ -53,8 +40,8 @@ var formats = map[catalog.Format]struct{ input, output, serde string }{
 	},
 }
 
-// maxBatchPartitions is BatchCreatePartition's limit per call.
-const maxBatchPartitions = 100
+// viewType is the Glue table type of an Athena view.
+const viewType = "VIRTUAL_VIEW"
 
 // Catalog is the Glue Data Catalog of one AWS account and region.
 type Catalog struct {
@@ -69,8 +56,7 @@ type Option func(*Catalog)
 // WithDatabasePrefix stores each of the lake's databases as the Glue
 // database prefix+name (with prefix "lake_": lake_silver, lake_discarded,
 // lake_meta). Tables, errors and the catalog.Catalog methods keep the
-// lake's names; Glue requests and the SQL of the views use the prefixed
-// ones.
+// lake's names; Glue requests use the prefixed ones.
 func WithDatabasePrefix(prefix string) Option {
 	return func(c *Catalog) { c.dbPrefix = prefix }
 }
@@ -159,7 +145,7 @@ func (c *Catalog) ListTables(ctx context.Context, database string) ([]*catalog.T
 		}
 		for i := range page.TableList {
 			if aws.ToString(page.TableList[i].TableType) == viewType {
-				continue // views (PutCurrentView) are Athena's, not tables of the lake
+				continue // views (an analyst's CREATE VIEW) are Athena's, not tables of the lake
 			}
 			t, err := c.fromGlue(database, &page.TableList[i])
 			if err != nil {
@@ -228,84 +214,9 @@ func (c *Catalog) PutTable(ctx context.Context, t *catalog.Table) error {
 	return nil
 }
 
-// AddPartitions implements catalog.Catalog.
-func (c *Catalog) AddPartitions(ctx context.Context, database, table string, parts []catalog.Partition) error {
-	t, err := c.GetTable(ctx, database, table)
-	if err != nil {
-		return fmt.Errorf("gluecatalog: add partitions: %w", err)
-	}
-	sd := c.toGlue(t).StorageDescriptor
-	for chunk := range slices.Chunk(parts, maxBatchPartitions) {
-		in := make([]types.PartitionInput, len(chunk))
-		for i := range chunk {
-			p := &chunk[i]
-			if err := p.Validate(t); err != nil {
-				return err
-			}
-			psd := *sd
-			psd.Location = aws.String(c.s3Location(p.Location))
-			in[i] = types.PartitionInput{Values: p.Values, StorageDescriptor: &psd}
-		}
-		out, err := c.client.BatchCreatePartition(ctx, &glue.BatchCreatePartitionInput{
-			DatabaseName:       aws.String(c.DatabaseName(database)),
-			TableName:          aws.String(table),
-			PartitionInputList: in,
-		})
-		if err != nil {
-			return fmt.Errorf("gluecatalog: add partitions to %s.%s: %w", database, table, mapErr(err))
-		}
-		var errs []error
-		for _, pe := range out.Errors {
-			code, msg := "", ""
-			if pe.ErrorDetail != nil {
-				code, msg = aws.ToString(pe.ErrorDetail.ErrorCode), aws.ToString(pe.ErrorDetail.ErrorMessage)
-			}
-			if code == "AlreadyExistsException" {
-				continue
-			}
-			errs = append(errs, fmt.Errorf("partition %v: %s: %s", pe.PartitionValues, code, msg))
-		}
-		if len(errs) > 0 {
-			return fmt.Errorf("gluecatalog: add partitions to %s.%s: %w", database, table, errors.Join(errs...))
-		}
-	}
-	return nil
-}
-
-// ListPartitions implements catalog.Catalog.
-func (c *Catalog) ListPartitions(ctx context.Context, database, table string) ([]catalog.Partition, error) {
-	var out []catalog.Partition
-	p := glue.NewGetPartitionsPaginator(c.client, &glue.GetPartitionsInput{DatabaseName: aws.String(c.DatabaseName(database)), TableName: aws.String(table)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("gluecatalog: list partitions of %s.%s: %w", database, table, mapErr(err))
-		}
-		for _, gp := range page.Partitions {
-			loc := ""
-			if gp.StorageDescriptor != nil {
-				loc = aws.ToString(gp.StorageDescriptor.Location)
-			}
-			rel, err := c.relLocation(loc)
-			if err != nil {
-				return nil, fmt.Errorf("gluecatalog: partition %v of %s.%s: %w", gp.Values, database, table, err)
-			}
-			out = append(out, catalog.Partition{Values: gp.Values, Location: rel})
-		}
-	}
-	slices.SortFunc(out, func(a, b catalog.Partition) int { return slices.Compare(a.Values, b.Values) })
-	return out, nil
-}
-
 func (c *Catalog) toGlue(t *catalog.Table) *types.TableInput {
 	f := formats[t.Format]
 	params := map[string]string{"classification": string(t.Format), "EXTERNAL": "TRUE"}
-	if len(t.PrimaryKey) > 0 {
-		params[paramPrimaryKey] = strings.Join(t.PrimaryKey, ",")
-	}
-	if t.Cursor != "" {
-		params[paramCursor] = t.Cursor
-	}
 	if t.Files != "" {
 		params[paramFiles] = t.Files
 	}
@@ -314,11 +225,14 @@ func (c *Catalog) toGlue(t *catalog.Table) *types.TableInput {
 		desc = aws.String(t.Description)
 	}
 	return &types.TableInput{
-		Name:          aws.String(t.Name),
-		Description:   desc,
-		TableType:     aws.String("EXTERNAL_TABLE"),
-		Parameters:    params,
-		PartitionKeys: toGlueColumns(t.PartitionKeys),
+		Name:        aws.String(t.Name),
+		Description: desc,
+		TableType:   aws.String("EXTERNAL_TABLE"),
+		Parameters:  params,
+		// Unpartitioned, said with an empty list rather than none, as the
+		// meta tables have always been stored (Glue readers differ on a
+		// missing list: hashicorp/terraform-provider-aws#16727).
+		PartitionKeys: []types.Column{},
 		StorageDescriptor: &types.StorageDescriptor{
 			Columns:      toGlueColumns(t.Columns),
 			Location:     aws.String(c.s3Location(t.Location)),
@@ -331,17 +245,12 @@ func (c *Catalog) toGlue(t *catalog.Table) *types.TableInput {
 
 func (c *Catalog) fromGlue(database string, gt *types.Table) (*catalog.Table, error) {
 	t := &catalog.Table{
-		Database:      database,
-		Name:          aws.ToString(gt.Name),
-		Description:   aws.ToString(gt.Description),
-		PartitionKeys: fromGlueColumns(gt.PartitionKeys),
-		Format:        catalog.Format(gt.Parameters["classification"]),
-		Cursor:        gt.Parameters[paramCursor],
-		Files:         gt.Parameters[paramFiles],
-		Version:       aws.ToString(gt.VersionId),
-	}
-	if pk := gt.Parameters[paramPrimaryKey]; pk != "" {
-		t.PrimaryKey = strings.Split(pk, ",")
+		Database:    database,
+		Name:        aws.ToString(gt.Name),
+		Description: aws.ToString(gt.Description),
+		Format:      catalog.Format(gt.Parameters["classification"]),
+		Files:       gt.Parameters[paramFiles],
+		Version:     aws.ToString(gt.VersionId),
 	}
 	if sd := gt.StorageDescriptor; sd != nil {
 		t.Columns = fromGlueColumns(sd.Columns)

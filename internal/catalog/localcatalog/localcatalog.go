@@ -4,12 +4,11 @@
 //
 //	_meta/catalog/databases/<db>.json
 //	_meta/catalog/tables/<db>/<table>.json
-//	_meta/catalog/partitions/<db>/<table>/<k1=v1>/.../<kn=vn>.json
 //
 // Concurrent crawls are safe through the store's conditional writes: a
 // table is created with IfNoneMatch and replaced with IfMatch on the ETag
-// it was read with (its Version); databases and partitions are created with
-// IfNoneMatch and never rewritten.
+// it was read with (its Version); databases are created with IfNoneMatch
+// and never rewritten.
 package localcatalog
 
 import (
@@ -40,17 +39,6 @@ func New(s store.Store) *Catalog { return &Catalog{s: s} }
 func databaseKey(db string) string    { return layout.CatalogPrefix + "databases/" + db + ".json" }
 func tablesPrefix(db string) string   { return layout.CatalogPrefix + "tables/" + db + "/" }
 func tableKey(db, name string) string { return tablesPrefix(db) + name + ".json" }
-func partitionsPrefix(db, table string) string {
-	return layout.CatalogPrefix + "partitions/" + db + "/" + table + "/"
-}
-
-func partitionKey(t *catalog.Table, p *catalog.Partition) string {
-	segs := make([]string, len(p.Values))
-	for i, v := range p.Values {
-		segs[i] = t.PartitionKeys[i].Name + "=" + v
-	}
-	return partitionsPrefix(t.Database, t.Name) + strings.Join(segs, "/") + ".json"
-}
 
 // EnsureDatabase implements catalog.Catalog.
 func (c *Catalog) EnsureDatabase(ctx context.Context, name string) error {
@@ -174,59 +162,4 @@ func (c *Catalog) PutTable(ctx context.Context, t *catalog.Table) error {
 	default:
 		return wrap(fmt.Errorf("table changed since version %s: %w", t.Version, catalog.ErrConflict))
 	}
-}
-
-// AddPartitions implements catalog.Catalog.
-func (c *Catalog) AddPartitions(ctx context.Context, database, table string, parts []catalog.Partition) error {
-	t, err := c.GetTable(ctx, database, table)
-	if err != nil {
-		return fmt.Errorf("localcatalog: add partitions: %w", err)
-	}
-	for i := range parts {
-		p := &parts[i]
-		if err := p.Validate(t); err != nil {
-			return err
-		}
-		b, err := json.Marshal(p)
-		if err != nil {
-			return err
-		}
-		if err := c.create(ctx, partitionKey(t, p), b); err != nil {
-			return fmt.Errorf("localcatalog: add partition %v to %s.%s: %w", p.Values, database, table, err)
-		}
-	}
-	return nil
-}
-
-// ListPartitions implements catalog.Catalog.
-func (c *Catalog) ListPartitions(ctx context.Context, database, table string) ([]catalog.Partition, error) {
-	if _, err := c.GetTable(ctx, database, table); err != nil {
-		return nil, fmt.Errorf("localcatalog: list partitions: %w", err)
-	}
-	var out []catalog.Partition
-	for info, err := range c.s.List(ctx, partitionsPrefix(database, table)) {
-		if err != nil {
-			return nil, fmt.Errorf("localcatalog: list partitions of %s.%s: %w", database, table, err)
-		}
-		p, err := c.readPartition(ctx, info.Key)
-		if err != nil {
-			return nil, fmt.Errorf("localcatalog: list partitions of %s.%s: %w", database, table, err)
-		}
-		out = append(out, p)
-	}
-	slices.SortFunc(out, func(a, b catalog.Partition) int { return slices.Compare(a.Values, b.Values) })
-	return out, nil
-}
-
-func (c *Catalog) readPartition(ctx context.Context, key string) (catalog.Partition, error) {
-	var p catalog.Partition
-	rc, _, err := c.s.Get(ctx, key)
-	if err != nil {
-		return p, err
-	}
-	defer rc.Close()
-	if err := json.NewDecoder(io.LimitReader(rc, 1<<20)).Decode(&p); err != nil {
-		return p, fmt.Errorf("decode %s: %w", key, err)
-	}
-	return p, nil
 }

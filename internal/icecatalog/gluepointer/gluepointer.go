@@ -15,6 +15,9 @@
 // catalog's claim of each metadata version (icecatalog) is what keeps
 // concurrent commits apart.
 //
+// WithDatabasePrefix keeps the lake's namespaces as prefixed Glue
+// databases (silver as lake_silver), as the deployment names them.
+//
 // The IAM actions it needs: glue:GetTable, glue:CreateTable,
 // glue:UpdateTable, glue:GetDatabase and (unless the databases are
 // created by the deployment) glue:CreateDatabase.
@@ -53,23 +56,44 @@ type Backend struct {
 	client *glue.Client
 	// catalogID is the AWS account of the catalog; nil: the caller's.
 	catalogID *string
+	// dbPrefix is put before each namespace to name its Glue database.
+	dbPrefix string
+}
+
+// Option configures a Backend.
+type Option func(*Backend)
+
+// WithDatabasePrefix stores the tables of each namespace in the Glue
+// database prefix+namespace (with "lake_": lake_silver, lake_discarded),
+// as gluecatalog.WithDatabasePrefix does for the lake's other tables.
+// Table locations and the catalog's identifiers keep the lake's names.
+func WithDatabasePrefix(prefix string) Option {
+	return func(b *Backend) { b.dbPrefix = prefix }
 }
 
 // New returns the backend over client's Glue Data Catalog. catalogID,
 // when not empty, is the account ID of a catalog shared from another
 // account.
-func New(client *glue.Client, catalogID string) *Backend {
+func New(client *glue.Client, catalogID string, opts ...Option) *Backend {
 	b := &Backend{client: client}
 	if catalogID != "" {
 		b.catalogID = aws.String(catalogID)
 	}
+	for _, o := range opts {
+		o(b)
+	}
 	return b
+}
+
+// database is the Glue database of t's namespace.
+func (b *Backend) database(t icecatalog.Table) *string {
+	return aws.String(b.dbPrefix + t.Namespace)
 }
 
 // Get implements icecatalog.Backend.
 func (b *Backend) Get(ctx context.Context, t icecatalog.Table) (icecatalog.Pointer, error) {
 	out, err := b.client.GetTable(ctx, &glue.GetTableInput{
-		CatalogId: b.catalogID, DatabaseName: aws.String(t.Namespace), Name: aws.String(t.Name),
+		CatalogId: b.catalogID, DatabaseName: b.database(t), Name: aws.String(t.Name),
 	})
 	if isA[*types.EntityNotFoundException](err) {
 		return icecatalog.Pointer{}, fmt.Errorf("gluepointer: table %s: %w", t, icecatalog.ErrNoSuchTable)
@@ -91,12 +115,12 @@ func (b *Backend) Get(ctx context.Context, t icecatalog.Table) (icecatalog.Point
 // Create implements icecatalog.Backend. It creates the Glue database
 // first when it is missing.
 func (b *Backend) Create(ctx context.Context, t icecatalog.Table, location string, meta table.Metadata) error {
-	if err := b.ensureDatabase(ctx, t.Namespace); err != nil {
+	if err := b.ensureDatabase(ctx, *b.database(t)); err != nil {
 		return err
 	}
 	_, err := b.client.CreateTable(ctx, &glue.CreateTableInput{
 		CatalogId:    b.catalogID,
-		DatabaseName: aws.String(t.Namespace),
+		DatabaseName: b.database(t),
 		TableInput:   tableInput(t, location, meta, nil),
 	})
 	if isA[*types.AlreadyExistsException](err) {
@@ -111,7 +135,7 @@ func (b *Backend) Create(ctx context.Context, t icecatalog.Table, location strin
 // Swap implements icecatalog.Backend.
 func (b *Backend) Swap(ctx context.Context, t icecatalog.Table, prev icecatalog.Pointer, location string, meta table.Metadata) error {
 	out, err := b.client.GetTable(ctx, &glue.GetTableInput{
-		CatalogId: b.catalogID, DatabaseName: aws.String(t.Namespace), Name: aws.String(t.Name),
+		CatalogId: b.catalogID, DatabaseName: b.database(t), Name: aws.String(t.Name),
 	})
 	if err != nil {
 		return fmt.Errorf("gluepointer: swap %s: %w", t, err)
@@ -121,7 +145,7 @@ func (b *Backend) Swap(ctx context.Context, t icecatalog.Table, prev icecatalog.
 	}
 	_, err = b.client.UpdateTable(ctx, &glue.UpdateTableInput{
 		CatalogId:    b.catalogID,
-		DatabaseName: aws.String(t.Namespace),
+		DatabaseName: b.database(t),
 		TableInput:   tableInput(t, location, meta, out.Table),
 		VersionId:    aws.String(prev.Version),
 		SkipArchive:  aws.Bool(true),

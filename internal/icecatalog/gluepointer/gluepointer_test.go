@@ -86,6 +86,24 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// createAndCommit creates the table ident in cat and commits a property
+// change to it; it returns the table as created and as committed.
+func createAndCommit(t *testing.T, cat *icecatalog.Catalog, ident table.Identifier, schema *iceberg.Schema) (created, committed *table.Table) {
+	t.Helper()
+	created, err := cat.CreateTable(t.Context(), ident, schema, iceberg.UnpartitionedSpec, table.UnsortedSortOrder, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	txn := created.NewTransaction()
+	if err := txn.SetProperties(iceberg.Properties{"k": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	if committed, err = txn.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return created, committed
+}
+
 // TestStoredShape checks what Athena reads from the Glue table.
 func TestStoredShape(t *testing.T) {
 	tg, client := target(t)
@@ -96,18 +114,7 @@ func TestStoredShape(t *testing.T) {
 		iceberg.NestedField{ID: 3, Name: "created_at", Type: iceberg.PrimitiveTypes.TimestampTz},
 		iceberg.NestedField{ID: 4, Name: "tags", Type: &iceberg.ListType{ElementID: 5, Element: iceberg.PrimitiveTypes.String}},
 	)
-	created, err := cat.CreateTable(t.Context(), table.Identifier{"silver", "orders"}, schema, iceberg.UnpartitionedSpec, table.UnsortedSortOrder, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	txn := created.NewTransaction()
-	if err := txn.SetProperties(iceberg.Properties{"k": "v"}); err != nil {
-		t.Fatal(err)
-	}
-	committed, err := txn.Commit(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	created, committed := createAndCommit(t, cat, table.Identifier{"silver", "orders"}, schema)
 	out, err := client.GetTable(t.Context(), &glue.GetTableInput{DatabaseName: aws.String("silver"), Name: aws.String("orders")})
 	if err != nil {
 		t.Fatal(err)
@@ -135,5 +142,38 @@ func TestStoredShape(t *testing.T) {
 	want := "order_id bigint, amount decimal(12,2), created_at timestamp, tags array<string>"
 	if got := strings.Join(cols, ", "); got != want {
 		t.Errorf("columns %q, want %q", got, want)
+	}
+}
+
+// TestDatabasePrefix: with WithDatabasePrefix the tables of the namespace
+// silver live in the Glue database PREFIX_silver (created when missing),
+// and loading and committing through the prefixed backend work; the
+// table's location keeps the lake's name.
+func TestDatabasePrefix(t *testing.T) {
+	tg, client := target(t)
+	const prefix = "pfx_"
+	cat := icecatalog.New(gluepointer.New(client, "", gluepointer.WithDatabasePrefix(prefix)), tg.FS, icecatalog.Options{})
+	schema := iceberg.NewSchema(0, iceberg.NestedField{ID: 1, Name: "order_id", Type: iceberg.PrimitiveTypes.Int64, Required: true})
+	ident := table.Identifier{"silver", "prefixed"}
+	_, committed := createAndCommit(t, cat, ident, schema)
+	loaded, err := cat.LoadTable(t.Context(), ident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := loaded.MetadataLocation(), committed.MetadataLocation(); got != want {
+		t.Errorf("loaded at %s, want the commit's %s", got, want)
+	}
+	out, err := client.GetTable(t.Context(), &glue.GetTableInput{DatabaseName: aws.String(prefix + "silver"), Name: aws.String("prefixed")})
+	if err != nil {
+		t.Fatalf("the table is not in the Glue database %ssilver: %v", prefix, err)
+	}
+	if got, want := out.Table.Parameters[gluepointer.ParamMetadataLocation], committed.MetadataLocation(); got != want {
+		t.Errorf("Glue's metadata_location = %q, want %q", got, want)
+	}
+	if got, want := aws.ToString(out.Table.StorageDescriptor.Location), tg.FS.Location("silver/prefixed"); got != want {
+		t.Errorf("Location = %q, want %q", got, want)
+	}
+	if _, err := client.GetTable(t.Context(), &glue.GetTableInput{DatabaseName: aws.String("silver"), Name: aws.String("prefixed")}); err == nil {
+		t.Errorf("the table is also in the unprefixed database silver")
 	}
 }

@@ -25,7 +25,6 @@ import (
 
 	"github.com/medallionlake/lake/internal/icebergio"
 	"github.com/medallionlake/lake/internal/icecatalog"
-	"github.com/medallionlake/lake/internal/store/storeurl"
 	"github.com/medallionlake/lake/internal/testenv"
 )
 
@@ -459,11 +458,4 @@ func SetEnv(t *testing.T, env []string) {
 
 // S3Env is the environment in which storeurl opens s3:// URLs on cfg's
 // server; SetEnv it in the test, and pass it to Spawner.
-func S3Env(cfg testenv.S3Config) []string {
-	return []string{
-		storeurl.EnvS3Endpoint + "=" + cfg.Endpoint,
-		"AWS_ACCESS_KEY_ID=" + cfg.AccessKey,
-		"AWS_SECRET_ACCESS_KEY=" + cfg.SecretKey,
-		"AWS_REGION=" + cfg.Region,
-	}
-}
+func S3Env(cfg testenv.S3Config) []string { return cfg.Env() }

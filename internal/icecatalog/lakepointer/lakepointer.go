@@ -40,6 +40,21 @@ type Backend struct {
 // New returns the backend for the lake behind fs.
 func New(fs *icebergio.FS) *Backend { return &Backend{fs: fs} }
 
+// Open returns the catalog of the Iceberg tables of the lake st at lakeURL
+// (file://DIR or s3://BUCKET[/PREFIX], the lake command's --lake), with
+// their pointers kept in the lake.
+func Open(st store.Store, lakeURL string, opts icecatalog.Options) (*icecatalog.Catalog, error) {
+	root, err := icebergio.RootURI(lakeURL)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := icebergio.New(st, root)
+	if err != nil {
+		return nil, err
+	}
+	return icecatalog.New(New(fs), fs, opts), nil
+}
+
 // hintKey is the store key of t's version hint.
 func (b *Backend) hintKey(t icecatalog.Table) (string, error) {
 	key, err := b.fs.Key(t.Location + "/metadata/" + HintFile)

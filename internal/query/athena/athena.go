@@ -1,5 +1,7 @@
 // Package athena runs the lake's queries on Amazon Athena, for `lake query
-// --athena`: StartQueryExecution in a workgroup, GetQueryExecution polled
+// --athena`: the query's table names rewritten for the deployment (its
+// Glue database names, and Iceberg time travel for --as-of),
+// StartQueryExecution in a workgroup, GetQueryExecution polled
 // with exponential backoff until the query ends, and the result read page
 // by page with GetQueryResults and printed as it arrives, with the same
 // formatting as the DuckDB engine (package query/format).
@@ -45,9 +47,9 @@ const (
 type Runner struct {
 	API       API
 	Workgroup string
-	// Databases renames the lake's databases in every query to the Glue
-	// databases that hold them (DatabaseNames; nil: the same names).
-	Databases map[string]string
+	// Tables rewrites the lake's table names in every query for the
+	// deployment: its Glue databases, and time travel (Tables.Rewrite).
+	Tables Tables
 	// PollMin is the first wait between GetQueryExecution calls; each wait
 	// doubles up to PollMax.
 	PollMin, PollMax time.Duration
@@ -85,7 +87,7 @@ func (e *QueryError) Error() string {
 // the query fails or is cancelled; when ctx ends first, it stops the query
 // and returns ctx's error.
 func (r *Runner) Query(ctx context.Context, sql string, w format.Writer) error {
-	sql, err := RenameDatabases(sql, r.Databases)
+	sql, err := r.Tables.Rewrite(sql)
 	if err != nil {
 		return err
 	}

@@ -129,6 +129,9 @@ func (s *Store) sweepTemp() {
 // Dir is the lake folder's absolute path.
 func (s *Store) Dir() string { return s.dir }
 
+// URL is the lake's URL, file://DIR, as storeurl opens it.
+func (s *Store) URL() string { return "file://" + s.dir }
+
 // Close releases the folder handle. The Store must not be used afterwards.
 func (s *Store) Close() error { return s.root.Close() }
 
@@ -587,3 +590,5 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+var _ store.Locator = (*Store)(nil)

@@ -36,6 +36,7 @@ import (
 	"io"
 	"iter"
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -176,6 +177,11 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	s := &Store{client: client, bucket: opts.Bucket, prefix: prefix, partSize: partSize}
 	s.parts.New = func() any { b := make([]byte, partSize); return &b }
 	return s, nil
+}
+
+// URL is the lake's URL, s3://BUCKET[/PREFIX], as storeurl opens it.
+func (s *Store) URL() string {
+	return "s3://" + path.Join(s.bucket, strings.TrimSuffix(s.prefix, "/"))
 }
 
 // Client is the underlying S3 client, for what the Store interface does
@@ -576,3 +582,5 @@ func responseTime(md middleware.Metadata) time.Time {
 	}
 	return time.Now().UTC().Truncate(time.Second)
 }
+
+var _ store.Locator = (*Store)(nil)

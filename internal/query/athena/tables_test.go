@@ -5,6 +5,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/athena"
@@ -14,8 +15,16 @@ import (
 	"github.com/medallionlake/lake/queries"
 )
 
+// lakeDatabases are the lake's databases, and iceberg those of them that
+// hold Iceberg tables.
+var (
+	lakeDatabases = []string{"silver", "discarded", "meta"}
+	iceberg       = []string{"silver", "discarded"}
+)
+
 func TestRenameDatabases(t *testing.T) {
-	names := lakeathena.DatabaseNames("lake_", "silver", "discarded", "meta")
+	names := lakeathena.DatabaseNames("lake_", lakeDatabases...)
+	rename := lakeathena.Tables{Databases: names}
 	tests := []struct {
 		description string
 		sql, want   string
@@ -35,21 +44,21 @@ func TestRenameDatabases(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.description, func(t *testing.T) {
-			got, err := lakeathena.RenameDatabases(tc.sql, names)
+			got, err := rename.Rewrite(tc.sql)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got != tc.want {
-				t.Errorf("RenameDatabases(%q)\n got %q\nwant %q", tc.sql, got, tc.want)
+				t.Errorf("Rewrite(%q)\n got %q\nwant %q", tc.sql, got, tc.want)
 			}
 		})
 	}
 	for _, bad := range []string{"SELECT 'open", `SELECT "open`, "SELECT /* open"} {
-		if _, err := lakeathena.RenameDatabases(bad, names); err == nil || !strings.Contains(err.Error(), "unterminated") {
-			t.Errorf("RenameDatabases(%q) = %v, want an unterminated error", bad, err)
+		if _, err := rename.Rewrite(bad); err == nil || !strings.Contains(err.Error(), "unterminated") {
+			t.Errorf("Rewrite(%q) = %v, want an unterminated error", bad, err)
 		}
 	}
-	if got, err := lakeathena.RenameDatabases("SELECT * FROM silver.orders", nil); err != nil || got != "SELECT * FROM silver.orders" {
+	if got, err := (lakeathena.Tables{}).Rewrite("SELECT * FROM silver.orders"); err != nil || got != "SELECT * FROM silver.orders" {
 		t.Errorf("without names: %q, %v; want the SQL unchanged", got, err)
 	}
 }
@@ -57,13 +66,13 @@ func TestRenameDatabases(t *testing.T) {
 // TestRenameNamedQueries renames the example queries: every lake database
 // they name is renamed, and nothing else changes.
 func TestRenameNamedQueries(t *testing.T) {
-	names := lakeathena.DatabaseNames("lake_", "silver", "discarded", "meta")
+	names := lakeathena.DatabaseNames("lake_", lakeDatabases...)
 	for _, n := range queries.Names() {
 		sql, err := queries.Get(n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := lakeathena.RenameDatabases(sql, names)
+		got, err := lakeathena.Tables{Databases: names}.Rewrite(sql)
 		if err != nil {
 			t.Fatalf("%s: %v", n, err)
 		}
@@ -79,6 +88,44 @@ func TestRenameNamedQueries(t *testing.T) {
 	}
 }
 
+func TestTimeTravel(t *testing.T) {
+	asOf := time.Date(2025, 1, 31, 11, 0, 0, 250_000_000, time.FixedZone("CET", 3600))
+	const clause = " FOR TIMESTAMP AS OF TIMESTAMP '2025-01-31 10:00:00.250000 UTC'"
+	tables := lakeathena.Tables{Databases: lakeathena.DatabaseNames("lake_", lakeDatabases...), Iceberg: iceberg, AsOf: asOf}
+	for _, tc := range []struct {
+		description string
+		sql, want   string
+	}{
+		{"each Iceberg table, before its alias", "SELECT count(*) FROM silver.orders_current c JOIN discarded.orders AS d ON c.order_id = d.order_id",
+			"SELECT count(*) FROM lake_silver.orders_current" + clause + " c JOIN lake_discarded.orders" + clause + " AS d ON c.order_id = d.order_id"},
+		{"meta tables are not Iceberg tables", "SELECT * FROM meta.watermarks, silver.orders",
+			"SELECT * FROM lake_meta.watermarks, lake_silver.orders" + clause},
+		{"with the catalog, quoted", `SELECT * FROM awsdatacatalog."silver"."orders"`,
+			`SELECT * FROM awsdatacatalog."lake_silver"."orders"` + clause},
+		{"a column qualified by its table is not a table", "SELECT silver.orders.status FROM silver.orders",
+			"SELECT lake_silver.orders.status FROM lake_silver.orders" + clause},
+		{"subqueries and CTEs", "WITH x AS (SELECT * FROM silver.orders) SELECT * FROM x WHERE order_id IN (SELECT order_id FROM discarded.orders)",
+			"WITH x AS (SELECT * FROM lake_silver.orders" + clause + ") SELECT * FROM x WHERE order_id IN (SELECT order_id FROM lake_discarded.orders" + clause + ")"},
+	} {
+		t.Run(tc.description, func(t *testing.T) {
+			got, err := tables.Rewrite(tc.sql)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("Rewrite(%q)\n got %q\nwant %q", tc.sql, got, tc.want)
+			}
+		})
+	}
+	if _, err := tables.Rewrite("SELECT * FROM silver.orders FOR VERSION AS OF 42"); err == nil || !strings.Contains(err.Error(), "silver.orders has a FOR ... AS OF clause") {
+		t.Errorf("a table with its own clause: %v, want an error naming it", err)
+	}
+	// Without a prefix, the names stay and only the clause is added.
+	if got, err := (lakeathena.Tables{Iceberg: iceberg, AsOf: asOf}).Rewrite("SELECT * FROM silver.orders"); err != nil || got != "SELECT * FROM silver.orders"+clause {
+		t.Errorf("without a prefix: %q, %v", got, err)
+	}
+}
+
 // withoutComments drops the -- comment lines of sql.
 func withoutComments(sql string) string {
 	var code []string
@@ -91,12 +138,13 @@ func withoutComments(sql string) string {
 }
 
 // TestQueryRenamesDatabases checks that the query Athena receives names
-// the deployment's Glue databases.
+// the deployment's Glue databases, and reads the Iceberg tables as of the
+// time asked.
 func TestQueryRenamesDatabases(t *testing.T) {
 	m := newMoto(t)
 	m.queue(t, [][2]string{{"n", "bigint"}}, []*string{s("1")})
 	r := m.runner()
-	r.Databases = lakeathena.DatabaseNames("lake_", "silver", "discarded", "meta")
+	r.Tables = lakeathena.Tables{Databases: lakeathena.DatabaseNames("lake_", lakeDatabases...), Iceberg: iceberg, AsOf: time.Date(2025, 1, 31, 10, 0, 0, 0, time.UTC)}
 	w, _ := format.New(new(bytes.Buffer), format.CSV)
 	if err := r.Query(context.Background(), "SELECT count(*) AS n FROM silver.orders", w); err != nil {
 		t.Fatal(err)
@@ -109,7 +157,7 @@ func TestQueryRenamesDatabases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := aws.ToString(q.QueryExecution.Query), "SELECT count(*) AS n FROM lake_silver.orders"; got != want {
+	if got, want := aws.ToString(q.QueryExecution.Query), "SELECT count(*) AS n FROM lake_silver.orders FOR TIMESTAMP AS OF TIMESTAMP '2025-01-31 10:00:00.000000 UTC'"; got != want {
 		t.Errorf("query sent = %q, want %q", got, want)
 	}
 }
