@@ -228,6 +228,20 @@ func TestIAMConformance(t *testing.T) {
 	}
 	icetabletest.Check(t, ice, orders, want)
 
+	// A scheduled run after maintenance: the commit merges changed orders
+	// into the compacted _current through the key indexes that
+	// maintenance wrote.
+	if _, err := db.Exec(ctx, `UPDATE orders SET status = 'DELIVERED', updated_at = clock_timestamp() WHERE order_id % 10 = 7`); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // ingest's margin
+	succeeded("scheduled start after maintenance", run("scheduled start after maintenance", c.scheduleInput(t, "Pipeline")))
+	for _, o := range c.pending(t, ctx) {
+		if o.Key != nosuch.Key {
+			succeeded(o.Key, run(o.Key, c.event(o)))
+		}
+	}
+
 	c.checkPolicies(t)
 	c.checkMetrics(t)
 }

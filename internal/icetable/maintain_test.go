@@ -159,13 +159,12 @@ func (f *fixture) tableDir(t testing.TB, kind icetable.Kind) string {
 
 func TestMaintainExpiryKeepsTimeTravel(t *testing.T) {
 	f := newFixture(t, icetable.Options{})
-	f.t.SnapshotRetention = contract.Duration(400 * time.Millisecond)
 	first := versions(1, 1, 2)
 	c1 := f.commit(t, f.write(t, icetable.Silver, "c1", first))
 	time.Sleep(20 * time.Millisecond)
 	second := versions(1, 3)
 	c2 := f.commit(t, f.write(t, icetable.Silver, "c2", second))
-	time.Sleep(700 * time.Millisecond)
+	time.Sleep(2 * time.Second)
 	third := versions(1, 4)
 	f.commit(t, f.write(t, icetable.Silver, "c3", third))
 	at := func(c icetable.Committed) time.Time {
@@ -177,6 +176,9 @@ func TestMaintainExpiryKeepsTimeTravel(t *testing.T) {
 		t.Fatalf("time travel to c1 before expiry: %v", err)
 	}
 
+	// The retention starts 1 s after c2, so 1 s before c3 at the least,
+	// however long the commits above took on a busy machine.
+	f.t.SnapshotRetention = contract.Duration(time.Since(t2.Add(time.Second)))
 	m := f.maintain(t, icetable.Silver, icetable.MaintainOptions{})
 	// the retention starts between c2 and c3: c2 was current then and is
 	// kept, c1 is expired
