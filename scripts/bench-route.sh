@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark 2: the validate and route steps on a generated 1,000,000-row
 # orders Parquet object (3.5% defective rows over 300 days) into a local
-# lake, against DuckDB writing the valid rows (partitioned by day) and the
+# lake (the data files of silver, _current and discarded, uncommitted),
+# against DuckDB writing the valid rows (partitioned by month) and the
 # invalid rows (with their failed rules) to Parquet with COPY ... TO, with
 # the same number of threads (GOMAXPROCS / SET threads; default: all
 # cores). Each side runs in its own process; prints the best of 3 wall

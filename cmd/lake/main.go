@@ -1,6 +1,8 @@
 // Command lake runs the medallion lake locally and operates it: ingest from
-// PostgreSQL, full local executions of the state machine, queries over the
-// catalog, validation of files against DQDL rules, and seeding the demo.
+// PostgreSQL, full local executions of the state machine (and of a deployed
+// one), queries over the Iceberg and meta tables, maintenance, reconcile
+// and requeue, validation of files against DQDL rules, and seeding the
+// demo.
 //
 // Every flag has an environment-variable twin; see `lake help`.
 package main

@@ -37,7 +37,8 @@ const (
 	// cursor, with an error that says how many and where.
 	NullCursorFail NullCursor = "fail"
 	// NullCursorInclude extracts rows with a NULL cursor in every run (they
-	// are re-read each time; silver's _current view removes the repeats).
+	// are re-read each time; silver.<table>_current keeps one version per
+	// key).
 	NullCursorInclude NullCursor = "include"
 )
 
@@ -48,9 +49,10 @@ type Source struct {
 }
 
 // Partition says how silver and discarded are partitioned: Iceberg hidden
-// partitioning by Transform of Column. Name is the folder name of the
-// Hive-style layout (Name=YYYY-MM-DD) that predates the Iceberg tables;
-// it defaults to "dt".
+// partitioning by Transform of Column. Name named the folders of the
+// Hive-style layout (Name=YYYY-MM-DD) that the Iceberg tables replaced;
+// nothing uses it now, it is still checked (a plain identifier, default
+// "dt") so that older contracts load.
 type Partition struct {
 	Column    string    `yaml:"column"`
 	Name      string    `yaml:"name"`

@@ -63,9 +63,8 @@ import (
 
 // conformanceRows is the size of the source table: enough for a bronze
 // object larger than the store's read-ahead cache (4 MiB), so that the
-// route step reads it again from the store in its second pass, and spread
-// over more days than route writes at once (route.DefaultMaxOpenPartitions),
-// so that it makes a second pass at all.
+// route step's one pass reads it from the store in several ranged reads,
+// some of them after it has written its first data file (flakyReads).
 const conformanceRows = 400_000
 
 // function is one Lambda function of the template, set up as in AWS.
@@ -163,10 +162,11 @@ func TestIAMConformance(t *testing.T) {
 	succeeded("scheduled start", run("scheduled start", c.scheduleInput(t, "Pipeline")))
 
 	// The validate path for every object in landing: the first one's
-	// ranged reads turn bad once route has written its first outputs (an
-	// object damaged or replaced under route, or a flaky read), so it is
-	// quarantined after route's first pass and what that pass wrote is
-	// removed; a CSV dropped by hand is quarantined at once.
+	// ranged reads turn bad once route has written its first data file (an
+	// object damaged or replaced under route, or a flaky read), so route
+	// finds it corrupt midway and quarantines it, and the data files it
+	// had written are never committed; a CSV dropped by hand is
+	// quarantined at once.
 	if _, err := c.buckets[c.lake].Put(ctx, "bronze/landing/orders/dropped-by-hand.csv", strings.NewReader("order_id,status\n1,PAID\n"), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +179,7 @@ func TestIAMConformance(t *testing.T) {
 		c.flaky.target.Store(nil)
 	}
 	if n := c.flaky.served.Load(); n > 0 {
-		t.Logf("route's second pass over %s read %d damaged ranges", big.Key, n)
+		t.Logf("route's reads of %s after its first data file got %d damaged ranges", big.Key, n)
 	}
 	// A duplicate event for a routed object, and an object of a table
 	// without a contract, which fails and is recorded.
@@ -560,7 +560,7 @@ func seedSource(t *testing.T, ctx context.Context, c *conformance) *pgx.Conn {
 
 // flakyReads is the route function's view of the lake bucket: while
 // target is set, the target object's ranged reads return damaged bytes
-// once route has written a silver object (its first pass is done), as a
+// once route has written a data file of a silver table, as a
 // damaged or replaced object, or a flaky network, would. Only the bytes
 // between the Parquet magic at the start and the footer length and magic
 // at the end are damaged, so the object still looks like Parquet.

@@ -37,28 +37,39 @@
 // that still does not fit is a *MemoryBudgetError, never an out-of-memory
 // kill.
 //
-// # Per-row API (for the router)
+// # Row-level outcomes (for the router)
 //
-//	src, _ := dq.OpenParquet(r)
-//	ev, _ := dq.NewEvaluator(ruleset, src.Schema(), dq.Options{ExpectedRows: src.NumRows()})
-//	_ = src.Batches(ctx, ev.Columns(), ev.Observe)     // pass 1
+// The router evaluates nothing. With Options.RowLog set, the evaluator
+// writes each row's row-level outcome to a row log while it evaluates,
+// and the router splits the object's rows by that log in a pass of its
+// own:
+//
+//	log := dq.NewRowLogWriter(w, meta)                  // meta: the object's key, ETag, ...
+//	ev, _ := dq.NewEvaluator(ruleset, src.Schema(), dq.Options{ExpectedRows: src.NumRows(), RowLog: log})
+//	_ = src.Batches(ctx, ev.Columns(), ev.Observe)     // the evaluation
 //	res, _ := ev.Finish()                               // verdict, metrics
-//	var off int64
-//	_ = src.Batches(ctx, cols, func(rec arrow.RecordBatch) error { // pass 2: ev.Columns() plus what you write
-//		rows, err := ev.Rows(rec, off)
+//	_ = log.Close()                                     // the footer, after Finish
+//
+//	rl, _ := dq.OpenRowLog(r, size)                     // later, in the router
+//	cur, _ := rl.Cursor()
+//	defer cur.Close()
+//	render, _ := rl.Renderer(schema)
+//	_ = src.Batches(ctx, cols, func(rec arrow.RecordBatch) error {
+//		st, err := cur.Next(int(rec.NumRows()))
 //		if err != nil { return err }
-//		for i := 0; i < rows.Len(); i++ {
-//			if rows.Passed(i) { /* silver */ } else { o := rows.Outcome(i); _ = o /* discarded + o's four Glue columns and values */ }
+//		_ = render.Bind(rec)
+//		for i := 0; i < st.Len(); i++ {
+//			if st.Passed(i) { /* silver */ } else { o := render.Outcome(st, i, rejected); _ = o /* discarded + o's Glue columns and values */ }
 //		}
-//		off += rec.NumRows()
 //		return nil
 //	})
 //
-// Rows needs Finish first because a duplicate is known only once every row
-// has been seen; with no uniqueness rules the second pass still works the
-// same way. Rows' RowOutcome carries Glue's DataQualityRulesPass,
-// DataQualityRulesFail, DataQualityRulesSkip (dataset-level rules, rules
-// whose where clause excluded the row, rules in Error) and
-// DataQualityEvaluationResult, plus DataQualityFailedValues: the offending
-// value of each failed rule as text.
+// (rejected: the object's verdict is REJECT; a PASS or REJECT verdict
+// sends every row one way whatever its states.) The log is complete only
+// after Finish because a duplicate is known only once every row has been
+// seen. RowOutcome carries Glue's
+// DataQualityRulesPass, DataQualityRulesFail, DataQualityRulesSkip
+// (dataset-level rules, rules whose where clause excluded the row, rules
+// in Error) and DataQualityEvaluationResult, plus DataQualityFailedValues:
+// the offending value of each failed rule as text.
 package dq

@@ -67,7 +67,7 @@ func (e *NullCursorError) Error() string {
 // WatermarkConflictError means another ingest advanced the table's
 // watermark after this run read it, so this run did not advance it. The
 // bronze objects this run wrote hold rows that the other run (or the next
-// one) also extracts: harmless duplicates that silver's _current view
+// one) also extracts: harmless duplicates that silver.<table>_current
 // reduces to one version per key.
 type WatermarkConflictError struct {
 	Table string

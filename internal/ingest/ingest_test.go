@@ -121,8 +121,8 @@ func TestLongTransaction(t *testing.T) {
 
 // A crash between writing bronze objects and advancing the watermark
 // leaves the watermark where it was; the rerun extracts the same rows
-// again (and later ones) under new keys, and silver's _current view
-// absorbs the overlap.
+// again (and later ones) under new keys, and the merge into
+// silver.<table>_current absorbs the overlap.
 func TestCrashBeforeWatermark(t *testing.T) {
 	e := newEnv(t, "timestamptz NOT NULL", contract.NullCursorFail)
 	e.exec("INSERT INTO items (id) SELECT generate_series(1, 20)")

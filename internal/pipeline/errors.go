@@ -61,8 +61,9 @@ func errorType[T error](retryable bool) ErrorType {
 }
 
 // ErrorTypes are every error type a task returns, most specific first;
-// docs/errors.md says what each means and what to do. Any other error is
-// returned as a *TaskError.
+// the docs of the steps (docs/ingest.md, docs/route.md, docs/iceberg.md,
+// ...) say what each means and what to do. Any other error is returned
+// as a *TaskError.
 var ErrorTypes = []ErrorType{
 	errorType[*ingest.SourceUnavailableError](true),
 	errorType[*store.StoreUnavailableError](true),

@@ -39,8 +39,8 @@ type Config struct {
 	Tables []*contract.Table
 	// Source is the PostgreSQL URL; only plan and ingest need it.
 	Source string
-	// Catalog is where crawl registers tables and partitions; only crawl
-	// needs it.
+	// Catalog is where crawl registers the meta tables (the Iceberg
+	// tables are in Iceberg); only crawl (and reconcile) need it.
 	Catalog catalog.Catalog
 	// Ingest tunes extraction.
 	Ingest ingest.Options

@@ -60,8 +60,9 @@ type benchRun struct {
 
 // TestBenchRouteVsDuckDB is benchmark 2: validate + route of a generated
 // 1,000,000-row orders object (3.5% defective rows, created over 300
-// days: 300 silver partitions) into a local lake, against DuckDB reading
-// the same file and writing the valid rows (partitioned by day) and the
+// days: 10 partitions of month(created_at)) into a local lake (the data
+// files of the Iceberg tables, uncommitted), against DuckDB reading the
+// same file and writing the valid rows (partitioned by month) and the
 // invalid ones (with the list of failed rules) to Parquet with COPY ... TO,
 // with the same number of threads. Each side runs in its own process (this
 // test binary, re-executed) so that its peak RSS is its own. It runs only

@@ -34,8 +34,9 @@ type Output struct {
 	ETag  string `json:"etag"`
 	Table string `json:"table"`
 	Stem  string `json:"stem"`
-	// Verdict is the verdict routed by, or DONE when there was nothing to
-	// do (the object was replaced since it was validated).
+	// Verdict is the verdict routed by, or DONE when route was handed
+	// validate's DONE (nothing to do; an object replaced since it was
+	// validated is a *bronze.ObjectChangedError instead).
 	Verdict validate.Verdict `json:"verdict"`
 	Reason  string           `json:"reason,omitempty"`
 	Problem *bronze.Problem  `json:"problem,omitempty"`

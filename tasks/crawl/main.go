@@ -1,4 +1,7 @@
-// Command crawl is the state machine's Crawl task: it registers the routed object's tables and partitions in the Glue Data Catalog.
+// Command crawl is the state machine's Crawl task, the commit: it commits
+// the data files that the route record lists to the Iceberg tables (their
+// pointers in the Glue Data Catalog), registers the meta tables, then
+// deletes the object from bronze.
 // It reads its configuration once at init (see pipeline.FromEnv) and runs
 // pipeline.(*Pipeline).Crawl for each invocation, through Handler, which also
 // publishes the task's metrics when LAKE_METRICS_NAMESPACE is set.

@@ -119,7 +119,7 @@ func TestQuery(t *testing.T) {
 	)
 	var out bytes.Buffer
 	w, _ := format.New(&out, format.CSV)
-	const sql = "SELECT dt AS day, status, count(*) AS orders FROM silver.orders GROUP BY 1, 2"
+	const sql = "SELECT CAST(created_at AS date) AS day, status, count(*) AS orders FROM silver.orders GROUP BY 1, 2"
 	if err := m.runner().Query(context.Background(), sql, w); err != nil {
 		t.Fatalf("Query: %v", err)
 	}
