@@ -262,8 +262,8 @@ func (o *Object) checkSchema(sc *arrow.Schema) (*Problem, error) {
 		}
 	}
 	if o.Schema != nil {
-		if typ := want[t.Partition.Column]; typ != "" && !strings.HasPrefix(typ, "timestamp") && !strings.HasPrefix(typ, "date") {
-			return nil, &ContractError{Table: t.Name, Msg: fmt.Sprintf("partition column %q is %s in %s; it must be a timestamp or a date", t.Partition.Column, typ, layout.SchemaKey(t.Name))}
+		if typ := want[t.Partition.Column]; typ != "" && !partitionable(t.Partition.Transform, typ) {
+			return nil, &ContractError{Table: t.Name, Msg: fmt.Sprintf("partition column %q is %s in %s; %s", t.Partition.Column, typ, layout.SchemaKey(t.Name), partitionNeeds(t.Partition.Transform))}
 		}
 	}
 	seen := map[string]bool{}
@@ -284,8 +284,8 @@ func (o *Object) checkSchema(sc *arrow.Schema) (*Problem, error) {
 			add(ProblemWrongType, fmt.Sprintf("column %q is nested (%s); lake tables have flat columns", f.Name, f.Type))
 		case typ != "" && f.Type.String() != typ:
 			add(ProblemWrongType, fmt.Sprintf("column %q is %s, the table's schema says %s", f.Name, f.Type, typ))
-		case f.Name == t.Partition.Column && !isDated(f.Type):
-			add(ProblemWrongType, fmt.Sprintf("partition column %q is %s, not a timestamp or a date", f.Name, f.Type))
+		case f.Name == t.Partition.Column && !partitionable(t.Partition.Transform, f.Type.String()):
+			add(ProblemWrongType, fmt.Sprintf("partition column %q is %s; %s", f.Name, f.Type, partitionNeeds(t.Partition.Transform)))
 		}
 	}
 	for _, c := range order {
@@ -304,12 +304,26 @@ func isNested(t arrow.DataType) bool {
 	return ok
 }
 
-func isDated(t arrow.DataType) bool {
-	switch t.ID() {
-	case arrow.TIMESTAMP, arrow.DATE32, arrow.DATE64:
-		return true
+// partitionable says whether the partition transform tr applies to a
+// column of arrowType (an Arrow type's name): day, month and year need a
+// date or a timestamp; bucket[N] takes what Iceberg's bucket transform
+// takes, everything but floating-point and boolean columns.
+func partitionable(tr contract.Transform, arrowType string) bool {
+	has := func(prefixes ...string) bool {
+		return slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(arrowType, p) })
 	}
-	return false
+	if tr.Buckets() > 0 {
+		return !has("float", "halffloat", "bool", "null")
+	}
+	return has("timestamp", "date")
+}
+
+// partitionNeeds says what type the transform tr needs.
+func partitionNeeds(tr contract.Transform) string {
+	if tr.Buckets() > 0 {
+		return string(tr) + " needs a column of an integer, decimal, string, binary, date or timestamp type"
+	}
+	return "it must be a timestamp or a date"
 }
 
 // Columns are the table's columns in its order: the schema.json's, else

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/icetable"
 )
 
@@ -200,5 +201,35 @@ func TestMergeNullCursor(t *testing.T) {
 	got := f.scan(t, icetable.Current)
 	if len(got[1]) != 1 || len(got[2]) != 1 || got[2][0] != "S3@"+version(2, 3).Updated.Format(time.RFC3339) {
 		t.Errorf("_current holds %v", got)
+	}
+}
+
+// TestBucketPartitions writes, merges and maintains tables partitioned by
+// bucket[4] of the key, an integer column.
+func TestBucketPartitions(t *testing.T) {
+	f := newFixture(t, icetable.Options{})
+	f.t.Partition = contract.Partition{Column: "order_id", Transform: "bucket[4]"}
+	first, second := versions(1, span(0, 400)...), versions(2, span(100, 200)...)
+	files := f.write(t, icetable.Silver, "a", first)
+	parts := map[string]bool{}
+	for _, d := range files.Files {
+		parts[d.PartitionPath] = true
+	}
+	if len(parts) != 4 {
+		t.Errorf("partitions %v, want the 4 buckets of order_id", slices.Sorted(maps.Keys(parts)))
+	}
+	f.commit(t, files)
+	f.commit(t, f.write(t, icetable.Silver, "b", second))
+	f.merge(t, "a", first)
+	f.merge(t, "b", second)
+	f.checkCurrent(t, first, second)
+	f.maintain(t, icetable.Current, icetable.MaintainOptions{})
+	f.checkCurrent(t, first, second)
+	rows := 0
+	for _, vs := range f.scan(t, icetable.Silver) {
+		rows += len(vs)
+	}
+	if want := len(first) + len(second); rows != want {
+		t.Errorf("silver holds %d versions, want %d", rows, want)
 	}
 }
