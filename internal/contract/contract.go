@@ -49,13 +49,9 @@ type Source struct {
 }
 
 // Partition says how silver and discarded are partitioned: Iceberg hidden
-// partitioning by Transform of Column. Name named the folders of the
-// Hive-style layout (Name=YYYY-MM-DD) that the Iceberg tables replaced;
-// nothing uses it now, it is still checked (a plain identifier, default
-// "dt") so that older contracts load.
+// partitioning by Transform of Column.
 type Partition struct {
 	Column    string    `yaml:"column"`
-	Name      string    `yaml:"name"`
 	Transform Transform `yaml:"transform"`
 }
 
@@ -258,9 +254,6 @@ func Parse(name string, b []byte) (*Table, error) {
 	if t.NullCursor == "" {
 		t.NullCursor = NullCursorFail
 	}
-	if t.Partition.Name == "" {
-		t.Partition.Name = "dt"
-	}
 	if t.Partition.Transform == "" {
 		t.Partition.Transform = DefaultTransform
 	}
@@ -292,7 +285,6 @@ func (t *Table) check() error {
 		{"source.table", t.Source.Table},
 		{"cursor", t.Cursor},
 		{"partition.column", t.Partition.Column},
-		{"partition.name", t.Partition.Name},
 	} {
 		if err := ident(f.name, f.v); err != nil {
 			return err

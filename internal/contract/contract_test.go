@@ -16,7 +16,7 @@ func TestLoadFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Name != "orders" || got.Source.Schema != "public" || got.Source.Table != "orders" ||
-		got.Cursor != "updated_at" || got.Partition.Name != "dt" || got.Partition.Column != "created_at" ||
+		got.Cursor != "updated_at" || got.Partition.Column != "created_at" ||
 		len(got.PrimaryKey) != 1 || got.PrimaryKey[0] != "order_id" {
 		t.Errorf("LoadFile = %+v", got)
 	}

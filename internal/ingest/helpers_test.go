@@ -64,7 +64,7 @@ func itemsContract(null contract.NullCursor) *contract.Table {
 	return &contract.Table{
 		Name: "items", Source: contract.Source{Schema: "public", Table: "items"},
 		PrimaryKey: []string{"id"}, Cursor: "updated_at", NullCursor: null,
-		Partition: contract.Partition{Column: "updated_at", Name: "dt"}, Rules: "items.dqdl", File: "items.table.yaml",
+		Partition: contract.Partition{Column: "updated_at"}, Rules: "items.dqdl", File: "items.table.yaml",
 	}
 }
 

@@ -172,7 +172,7 @@ func TestValidateErrors(t *testing.T) {
 
 	// a ruleset that does not load: *ContractError
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "orders.table.yaml"), []byte("table: orders\nsource: {schema: public, table: orders}\nprimary_key: [order_id]\ncursor: updated_at\npartition: {column: created_at, name: dt}\nrules: bad.dqdl\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "orders.table.yaml"), []byte("table: orders\nsource: {schema: public, table: orders}\nprimary_key: [order_id]\ncursor: updated_at\npartition: {column: created_at}\nrules: bad.dqdl\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "bad.dqdl"), []byte("Rules = [ Nonsense ]"), 0o644)
 	tables, err := contract.LoadDir(dir)
 	if err != nil {
@@ -194,7 +194,7 @@ func TestValidateHugeRuleset(t *testing.T) {
 	for i := range 1000 {
 		rules = append(rules, fmt.Sprintf("RowCount > %d", 1000000+i), fmt.Sprintf(`ColumnValues "amount" > %d`, 1000000+i))
 	}
-	os.WriteFile(filepath.Join(dir, "orders.table.yaml"), []byte("table: orders\nsource: {schema: public, table: orders}\nprimary_key: [order_id]\ncursor: updated_at\npartition: {column: created_at, name: dt}\nrules: huge.dqdl\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "orders.table.yaml"), []byte("table: orders\nsource: {schema: public, table: orders}\nprimary_key: [order_id]\ncursor: updated_at\npartition: {column: created_at}\nrules: huge.dqdl\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "huge.dqdl"), []byte("Rules = [\n"+strings.Join(rules[:1000], ",\n")+"\n]\n"), 0o644)
 	tables, err := contract.LoadDir(dir)
 	if err != nil {
