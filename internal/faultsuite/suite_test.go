@@ -1,0 +1,145 @@
+package faultsuite
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/medallionlake/lake/internal/store/faultstore"
+	"github.com/medallionlake/lake/internal/testenv/faultproxy"
+)
+
+// faultCase is one fault and the lake it strikes.
+type faultCase struct {
+	fault string // as the results table names it
+	lake  string // "file" or "s3"
+	rows  int64  // seeded orders; 0 means smallRows
+	// single: the faulty run ingests and routes one object only (no
+	// first ingest, no second versions).
+	single bool
+	// control: no fault; the run that the others are compared with.
+	control bool
+	run     faultyRun
+}
+
+// landingGET selects the GETs of bronze objects (path-style: /BUCKET/lake/bronze/landing/...).
+const landingGET = "/bronze/landing/"
+
+var cases = []faultCase{
+	{fault: "none (control), folder lake", lake: "file", control: true, run: clean},
+	{fault: "none (control), S3 lake", lake: "s3", control: true, run: clean},
+
+	{fault: "S3: 503 SlowDown on 20% of requests", lake: "s3", run: proxied(faultproxy.Fault{Nth: 3, Every: 5, Action: faultproxy.SlowDown})},
+	{fault: "S3: reset before the response (not forwarded)", lake: "s3", run: proxied(faultproxy.Fault{Nth: 4, Every: 9, Times: 6, Action: faultproxy.ResetBeforeResponse})},
+	{fault: "S3: PUT applied, reset before the response", lake: "s3", run: proxied(faultproxy.Fault{Method: "PUT", Nth: 2, Every: 4, Times: 6, Action: faultproxy.ResetBeforeResponse, Forward: true})},
+	{fault: "S3: reset mid-body of bronze GETs", lake: "s3", run: proxied(faultproxy.Fault{Method: "GET", Path: landingGET, Every: 3, Times: 3, Action: faultproxy.ResetMidBody, Bytes: 512})},
+	{fault: "S3: clean close mid-body of bronze GETs", lake: "s3", run: proxied(faultproxy.Fault{Method: "GET", Path: landingGET, Every: 3, Times: 3, Action: faultproxy.CloseMidBody, Bytes: 512})},
+	{fault: "S3: 200 ms latency on every 4th request", lake: "s3", run: proxied(faultproxy.Fault{Every: 4, Action: faultproxy.Latency, Delay: 200 * time.Millisecond})},
+
+	{fault: "PostgreSQL: ingest backend terminated twice", lake: "file", run: pgTerminate(2)},
+
+	{fault: "full disk: bronze write", lake: "file", run: diskFull(faultstore.Point{Key: "^bronze/landing/", After: 1 << 10})},
+	{fault: "full disk: DQ result", lake: "file", run: diskFull(faultstore.Point{Key: "^_meta/dq/"})},
+	{fault: "full disk: DQ row log", lake: "file", run: diskFull(faultstore.Point{Key: "^_meta/dqrows/", After: 64})},
+	{fault: "full disk: silver data files", lake: "file", run: diskFull(faultstore.Point{Key: "^silver/orders(_current)?/data/", After: 1 << 10})},
+	{fault: "full disk: discarded data files", lake: "file", run: diskFull(faultstore.Point{Key: "^discarded/orders/data/", After: 1 << 10})},
+	{fault: "full disk: route record", lake: "file", run: diskFull(faultstore.Point{Key: "^_meta/routes/"})},
+	{fault: "full disk: Iceberg metadata commit", lake: "file", run: diskFull(faultstore.Point{Key: "^(silver|discarded)/orders(_current)?/metadata/"})},
+	{fault: "full disk: archive copy", lake: "file", run: diskFull(faultstore.Point{Key: "^archive/", After: 1 << 10})},
+
+	{fault: "kill -9 during ingest", lake: "file", run: killAt("bronze/landing/")},
+	{fault: "kill -9 during validate", lake: "file", run: killAt("_meta/dq/")},
+	{fault: "kill -9 during route", lake: "file", run: killAt("silver/orders/data/")},
+	{fault: "kill -9 before the commit (crawl)", lake: "file", run: killAt("_meta/routes/")},
+
+	// Defect 1 of issue 11, exactly: one reset, the 8th GET of
+	// bronze/landing/ once route has started (its archive copy), while a
+	// 200,000-row object is routed on an S3 lake.
+	{fault: "defect 1: reset of the 8th bronze GET in route, 200,000 rows", lake: "s3", rows: 200_000, single: true,
+		run: proxied(faultproxy.Fault{Method: "GET", Path: landingGET, After: "^PUT .*/archive/", Nth: 8, Times: 1, Action: faultproxy.ResetMidBody, Bytes: 4 << 10})},
+}
+
+// result is one row of the results table.
+type result struct {
+	fault, outcome                 string
+	lost, duplicates, quarantined int
+}
+
+var (
+	resultsMu sync.Mutex
+	results   []result
+)
+
+// TestFaults runs every case: the faulty run, then, unless it finished
+// the work, one clean rerun; the lake must then be as a fault-free run
+// leaves it. The results table is logged at the end.
+func TestFaults(t *testing.T) {
+	t.Cleanup(func() { t.Log("\n" + resultsTable()) })
+	for _, c := range cases {
+		t.Run(c.fault, func(t *testing.T) { runCase(t, c) })
+	}
+}
+
+func runCase(t *testing.T, c faultCase) {
+	rows := c.rows
+	if rows == 0 {
+		rows = smallRows
+	}
+	e := newEnv(t, c.lake, rows, c.single)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("what the runs logged:\n%s", e.log.String())
+		}
+	})
+	hits, failedRun := c.run(t, e)
+	if !c.control && hits == 0 {
+		t.Fatalf("the fault never struck")
+	}
+	s := e.inspect(t, c.control)
+	var outcome string
+	switch {
+	case s.ok() && failedRun == 0:
+		outcome = "finished in run 1"
+		if hits > 0 {
+			outcome = fmt.Sprintf("struck %d×, retried, finished in run 1", hits)
+		}
+	default:
+		first := "failed"
+		if failedRun == 0 {
+			first = "run 1 succeeded but incomplete (" + strings.Join(s.problems[:min(len(s.problems), 3)], "; ") + ")"
+		}
+		if n := e.run(t, e.direct); n != 0 {
+			t.Errorf("the clean rerun: %d execution(s) failed", n)
+		}
+		s = e.inspect(t, c.control)
+		outcome = fmt.Sprintf("struck %d×, %s, finished by rerun", hits, first)
+		if !s.ok() {
+			outcome = fmt.Sprintf("struck %d×, %s, NOT repaired by the rerun", hits, first)
+		}
+	}
+	for _, p := range s.problems {
+		t.Error(p)
+	}
+	if c.control && failedRun != 0 {
+		t.Errorf("the control run: %d execution(s) failed", failedRun)
+	}
+	r := result{c.fault, outcome, s.lost, s.duplicates, s.quarantined}
+	t.Logf("| %s | %s | %d | %d | %d |", r.fault, r.outcome, r.lost, r.duplicates, r.quarantined)
+	resultsMu.Lock()
+	results = append(results, r)
+	resultsMu.Unlock()
+}
+
+// resultsTable is the results as a Markdown table.
+func resultsTable() string {
+	resultsMu.Lock()
+	defer resultsMu.Unlock()
+	var b strings.Builder
+	b.WriteString("| fault | outcome | rows lost | duplicates | quarantined |\n| --- | --- | ---: | ---: | ---: |\n")
+	for _, r := range results {
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %d |\n", r.fault, r.outcome, r.lost, r.duplicates, r.quarantined)
+	}
+	return b.String()
+}
