@@ -81,13 +81,6 @@ type Fault struct {
 	// e.g. "partNumber=" selects multipart part uploads and "list-type="
 	// listings. Empty matches every query.
 	Query string
-	// After, when set, is a regular expression matched against "METHOD
-	// PATH" of each request: the fault counts (and faults) only the
-	// requests that arrive after the first one it matches, so that a fault
-	// can aim at one step of a pipeline ("the 8th GET of bronze/landing/
-	// once the archive copy was asked for": After "^PUT .*/archive/").
-	// Empty: from the start.
-	After string
 
 	Nth   int // rank of the first faulted request among the matching ones; 0 means 1
 	Every int // fault every Every-th matching request from Nth on; 0 means each one
@@ -102,10 +95,9 @@ type Fault struct {
 // Injected is a fault in place; it counts what it saw.
 type Injected struct {
 	Fault
-	path, query, after *regexp.Regexp
+	path, query *regexp.Regexp
 
 	mu      sync.Mutex
-	started bool // After was seen (or is empty)
 	matched int
 	hits    int
 	removed bool
@@ -127,9 +119,6 @@ func (in *Injected) Hits() int {
 
 // take counts r if it matches and reports whether to fault it.
 func (in *Injected) take(r *http.Request) bool {
-	if !in.start(r) {
-		return false
-	}
 	if in.Method != "" && !strings.EqualFold(in.Method, r.Method) {
 		return false
 	}
@@ -152,18 +141,6 @@ func (in *Injected) take(r *http.Request) bool {
 	}
 	in.hits++
 	return true
-}
-
-// start reports whether the fault counts requests yet; r, when it is the
-// first to match After, starts the count after itself.
-func (in *Injected) start(r *http.Request) bool {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.after == nil || in.started {
-		return true
-	}
-	in.started = in.after.MatchString(r.Method + " " + r.URL.Path)
-	return false
 }
 
 // Proxy is a running fault-injecting proxy. It is safe for concurrent use.
@@ -224,7 +201,7 @@ func (p *Proxy) Inject(f Fault) (*Injected, error) {
 	for _, c := range []struct {
 		expr string
 		re   **regexp.Regexp
-	}{{f.Path, &in.path}, {f.Query, &in.query}, {f.After, &in.after}} {
+	}{{f.Path, &in.path}, {f.Query, &in.query}} {
 		if c.expr == "" {
 			continue
 		}
