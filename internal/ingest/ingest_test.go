@@ -152,6 +152,33 @@ func TestCrashBeforeWatermark(t *testing.T) {
 	e.checkExactlyOnce()
 }
 
+// A watermark advance that the store applied but whose answer was lost
+// (the client then sent it again, and its condition failed) is the run's
+// own: the run succeeds and the history has its record.
+func TestWatermarkAnswerLost(t *testing.T) {
+	e := newEnv(t, "timestamptz NOT NULL", contract.NullCursorFail)
+	e.exec("INSERT INTO items (id) SELECT generate_series(1, 5)")
+	in := New(answerLostStore{Store: e.st, key: layout.Watermark("items")}, e.url, e.in.Tables, e.in.Options)
+	r, err := in.Run(context.Background(), Request{Table: "items"})
+	if err != nil {
+		t.Fatalf("Run whose watermark write's answer was lost: %v, want success", err)
+	}
+	if wm := e.watermark(); wm == nil || *wm != *r.Watermark {
+		t.Errorf("watermark = %v, want %s", wm, r.Watermark)
+	}
+	history := 0
+	for _, err := range e.st.List(context.Background(), layout.WatermarkHistory("items")) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		history++
+	}
+	if history != 1 {
+		t.Errorf("%d history records, want 1", history)
+	}
+	e.checkExactlyOnce()
+}
+
 // Neither the ingest session's time zone nor the database's default one
 // changes which rows a run extracts or the watermark it stores.
 func TestTimeZones(t *testing.T) {
