@@ -58,21 +58,21 @@ func lakeRun() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if failed(started) > 0 {
+	if len(failures(started)) > 0 {
 		return 1
 	}
 	return 0
 }
 
-// failed counts the executions that did not succeed.
-func failed(started []localrun.Started) int {
-	n := 0
+// failures are the errors of the executions that did not succeed.
+func failures(started []localrun.Started) []string {
+	var out []string
 	for _, s := range started {
-		if s.Execution.Status != asl.StatusSucceeded {
-			n++
+		if x := s.Execution; x.Status != asl.StatusSucceeded {
+			out = append(out, x.Error)
 		}
 	}
-	return n
+	return out
 }
 
 const (
@@ -232,15 +232,15 @@ func (e *env) runner(t *testing.T, st store.Store) *localrun.Runner {
 	return r
 }
 
-// run is one `lake run` in process over st; it returns how many
-// executions failed. An error that kept executions from starting fails
-// the run as a whole (-1).
-func (e *env) run(t *testing.T, st store.Store) int {
+// run is one `lake run` in process over st; it returns the errors of the
+// executions that failed ("run" for an error that kept executions from
+// starting).
+func (e *env) run(t *testing.T, st store.Store) []string {
 	t.Helper()
 	started, err := e.runner(t, st).RunAll(context.Background(), &pipeline.StartInput{Source: "manual"})
 	if err != nil {
 		fmt.Fprintf(e, "faultsuite: run: %v\n", err)
-		return -1
+		return []string{"run"}
 	}
-	return failed(started)
+	return failures(started)
 }

@@ -16,16 +16,16 @@ import (
 )
 
 // A faulty run runs `lake run` once with its fault in place, takes the
-// fault away and returns how many times it struck and how many
-// executions failed (-1: the run as a whole failed or was killed).
-type faultyRun func(t *testing.T, e *env) (hits, failed int)
+// fault away and returns how many times it struck and the errors of the
+// executions that failed (env.run's).
+type faultyRun func(t *testing.T, e *env) (hits int, failed []string)
 
 // clean is the control: a run without faults.
-func clean(t *testing.T, e *env) (int, int) { return 0, e.run(t, e.faulty) }
+func clean(t *testing.T, e *env) (int, []string) { return 0, e.run(t, e.faulty) }
 
 // proxied runs with faults in the proxy in front of the S3 lake.
 func proxied(faults ...faultproxy.Fault) faultyRun {
-	return func(t *testing.T, e *env) (int, int) {
+	return func(t *testing.T, e *env) (int, []string) {
 		var in []*faultproxy.Injected
 		for _, f := range faults {
 			x, err := e.proxy.Inject(f)
@@ -47,7 +47,7 @@ func proxied(faults ...faultproxy.Fault) faultyRun {
 // diskFull runs with the folder lake's disk full from the point p on
 // (p.Times 0: it stays full until the run ends).
 func diskFull(p faultstore.Point) faultyRun {
-	return func(t *testing.T, e *env) (int, int) {
+	return func(t *testing.T, e *env) (int, []string) {
 		a, err := e.disk.FailWrites(p)
 		if err != nil {
 			t.Fatal(err)
@@ -64,7 +64,7 @@ func diskFull(p faultstore.Point) faultyRun {
 // waits on the lock where it can be found and terminated; once times
 // backends are terminated the lock is released.
 func pgTerminate(times int) faultyRun {
-	return func(t *testing.T, e *env) (int, int) {
+	return func(t *testing.T, e *env) (int, []string) {
 		ctx := context.Background()
 		locker, err := pgx.Connect(ctx, e.source)
 		if err != nil {
@@ -108,7 +108,7 @@ WHERE datname = current_database() AND application_name = 'lake-ingest' AND wait
 // object appears under prefix (the step is at work) and kills the
 // process with SIGKILL.
 func killAt(prefix string) faultyRun {
-	return func(t *testing.T, e *env) (int, int) {
+	return func(t *testing.T, e *env) (int, []string) {
 		ctx := context.Background()
 		before := map[string]bool{}
 		for info, err := range e.direct.List(ctx, prefix) {
@@ -138,7 +138,7 @@ func killAt(prefix string) faultyRun {
 						t.Fatal(err)
 					}
 					<-exited
-					return 1, -1
+					return 1, []string{"killed"}
 				}
 			}
 		}
