@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/store/faultstore"
 	"github.com/medallionlake/lake/internal/testenv/faultproxy"
 )
@@ -138,9 +139,23 @@ func killAt(prefix string) faultyRun {
 						t.Fatal(err)
 					}
 					<-exited
+					e.requireRunning(t)
 					return 1, []string{"killed"}
 				}
 			}
 		}
 	}
+}
+
+// requireRunning fails unless the killed process left an execution
+// RUNNING (its lease is still there), for the rerun to mark ABORTED.
+func (e *env) requireRunning(t *testing.T) {
+	t.Helper()
+	for _, err := range e.direct.List(context.Background(), layout.ExecutionLeasesPrefix) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Fatal("the killed lake run left no execution RUNNING")
 }
