@@ -27,7 +27,22 @@ type state struct {
 }
 
 func (s *state) problem(format string, args ...any) {
-	s.problems = append(s.problems, fmt.Sprintf(format, args...))
+	s.problems = append(s.problems, strings.Join(strings.Fields(fmt.Sprintf(format, args...)), " "))
+}
+
+// summary is the first problems, clipped, for a row of the results table.
+func (s *state) summary() string {
+	var out []string
+	for _, p := range s.problems[:min(len(s.problems), 2)] {
+		if len(p) > 100 {
+			p = p[:100] + "…"
+		}
+		out = append(out, p)
+	}
+	if n := len(s.problems) - len(out); n > 0 {
+		out = append(out, fmt.Sprintf("%d more", n))
+	}
+	return strings.Join(out, "; ")
 }
 
 // ok reports whether the lake is as a fault-free run leaves it.

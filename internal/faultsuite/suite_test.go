@@ -116,7 +116,7 @@ func runCase(t *testing.T, c faultCase) {
 	case len(failedRun) > 0:
 		how = append(how, "failed ("+strings.Join(slices.Compact(slices.Sorted(slices.Values(failedRun))), ", ")+")")
 	case !first.ok():
-		how = append(how, "run 1 succeeded but left: "+strings.Join(first.problems[:min(len(first.problems), 3)], "; "))
+		how = append(how, "run 1 succeeded but left: "+first.summary())
 	case hits > 0:
 		how = append(how, "retried")
 	}
