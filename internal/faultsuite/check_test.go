@@ -34,8 +34,8 @@ func (s *state) problem(format string, args ...any) {
 func (s *state) summary() string {
 	var out []string
 	for _, p := range s.problems[:min(len(s.problems), 2)] {
-		if len(p) > 100 {
-			p = p[:100] + "…"
+		if r := []rune(p); len(r) > 100 {
+			p = string(r[:100]) + "…"
 		}
 		out = append(out, p)
 	}
