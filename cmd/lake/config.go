@@ -3,13 +3,11 @@ package main
 import (
 	"context"
 
-	"github.com/medallionlake/lake/internal/catalog/localcatalog"
 	"github.com/medallionlake/lake/internal/contract"
 	"github.com/medallionlake/lake/internal/icetable"
 	"github.com/medallionlake/lake/internal/localrun"
 	"github.com/medallionlake/lake/internal/pipeline"
 	"github.com/medallionlake/lake/internal/store"
-	"github.com/medallionlake/lake/internal/store/storeurl"
 )
 
 // local is the pipeline as the lake command runs it: the lake and its
@@ -39,34 +37,8 @@ func openLocal(ctx context.Context, g *globals, opts localrun.Options) (*local, 
 	return &local{lake: cfg.Lake, iceberg: cfg.Iceberg, contracts: cfg.Tables, pipeline: p, runner: r}, nil
 }
 
-// localConfig is the pipeline's configuration from the global flags: the
-// lake, its contracts, the source, the local catalog and the Iceberg
-// tables' pointers in the lake.
+// localConfig is the pipeline's configuration from the global flags
+// (localrun.Configure).
 func localConfig(ctx context.Context, g *globals) (pipeline.Config, error) {
-	lake, err := storeurl.Open(ctx, g.lake)
-	if err != nil {
-		return pipeline.Config{}, err
-	}
-	tables, err := contract.LoadDir(g.schemas)
-	if err != nil {
-		return pipeline.Config{}, err
-	}
-	bucket, prefix, err := pipeline.S3Location(g.lake)
-	if err != nil {
-		return pipeline.Config{}, err
-	}
-	iceberg, err := pipeline.OpenIceberg(lake, g.lake, nil)
-	if err != nil {
-		return pipeline.Config{}, err
-	}
-	return pipeline.Config{
-		Lake:     lake,
-		Tables:   tables,
-		Source:   g.source,
-		Catalog:  localcatalog.New(lake),
-		Iceberg:  iceberg,
-		Bucket:   bucket,
-		Prefix:   prefix,
-		DQMemory: g.dqMemory,
-	}, nil
+	return localrun.Configure(ctx, localrun.Settings{Lake: g.lake, Schemas: g.schemas, Source: g.source, DQMemory: g.dqMemory})
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/medallionlake/lake/internal/asl"
-	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/localrun"
 	"github.com/medallionlake/lake/internal/pipeline"
 )
@@ -41,31 +40,14 @@ func runPipeline(ctx context.Context, g *globals, in pipeline.StartInput, format
 	if err != nil {
 		return err
 	}
-	if err := loc.runner.ReapAbandoned(ctx); err != nil {
-		return err
-	}
-	var sum runSummary
-	add := sum.add
+	var start *pipeline.StartInput
 	if g.source != "" {
-		fmt.Fprintln(stderr, "lake run: scheduled start: ingest")
-		e, err := loc.runner.Start(ctx, in)
-		if err != nil {
-			return err
-		}
-		add(in.Source, e)
-	} else {
-		fmt.Fprintf(stderr, "lake run: no --source / LAKE_SOURCE_URL: skipping ingest, processing %s only\n", layout.LandingPrefix)
+		start = &in
 	}
-	objs, err := loc.runner.Pending(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "lake run: %d object(s) waiting in %s\n", len(objs), layout.LandingPrefix)
-	execs, err := loc.runner.Objects(ctx, objs)
-	for i, e := range execs {
-		if e != nil {
-			add(objs[i].Key, e)
-		}
+	started, err := loc.runner.RunAll(ctx, start)
+	var sum runSummary
+	for _, s := range started {
+		sum.add(s.By, s.Execution)
 	}
 	if err != nil {
 		return err

@@ -256,3 +256,18 @@ func (s failingStore) Put(ctx context.Context, key string, r io.Reader, opts *st
 	}
 	return s.Store.Put(ctx, key, r, opts)
 }
+
+// answerLostStore applies every Put of key, then answers as a retry of it
+// would: the condition failed.
+type answerLostStore struct {
+	store.Store
+	key string
+}
+
+func (s answerLostStore) Put(ctx context.Context, key string, r io.Reader, opts *store.PutOptions) (store.ObjectInfo, error) {
+	info, err := s.Store.Put(ctx, key, r, opts)
+	if err != nil || key != s.key {
+		return info, err
+	}
+	return store.ObjectInfo{}, fmt.Errorf("put %s (sent again): %w", key, store.ErrPreconditionFailed)
+}

@@ -74,8 +74,9 @@ func (in *Ingester) progress(format string, args ...any) {
 // Run ingests one table: it plans the run (Options.Parallel key ranges),
 // extracts every range in one consistent snapshot, and advances the
 // watermark from the plan's Lo to its Hi. An error before the watermark
-// write leaves the watermark unchanged; bronze objects already written are
-// then duplicated by the next run, never lost (docs/ingest.md).
+// write leaves the watermark unchanged; the next run redoes the same
+// interval into the same keys (Plan's pending bounds), so nothing is lost
+// or extracted twice (docs/ingest.md).
 func (in *Ingester) Run(ctx context.Context, req Request) (*Result, error) {
 	start := time.Now()
 	t, err := in.contract(req.Table)

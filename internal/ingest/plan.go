@@ -61,6 +61,10 @@ func (in *Ingester) plan(ctx context.Context, t *contract.Table, parts int) (*se
 			p.HiReason += fmt.Sprintf("; held at the watermark %s", lo)
 		}
 	}
+	resumed, err := in.resume(ctx, p)
+	if err != nil {
+		return nil, nil, err
+	}
 	if err := s.begin(ctx, ""); err != nil {
 		return nil, nil, err
 	}
@@ -77,8 +81,61 @@ func (in *Ingester) plan(ctx context.Context, t *contract.Table, parts int) (*se
 	for _, r := range ranges {
 		p.Items = append(p.Items, WorkItem{Table: t.Name, Lo: p.Lo, Hi: p.Hi, Range: r})
 	}
+	if !resumed {
+		if err := in.recordPending(ctx, p); err != nil {
+			return nil, nil, err
+		}
+	}
 	ok = true
 	return s, p, nil
+}
+
+// pendingBounds are the bounds of an extract that started from the
+// watermark with ETag WatermarkETag ("": none) and has not advanced it:
+// written by the plan before anything is extracted.
+type pendingBounds struct {
+	Table         string   `json:"table"`
+	Cursor        string   `json:"cursor"`
+	Lo            *Instant `json:"lo,omitempty"`
+	Hi            Instant  `json:"hi"`
+	HiReason      string   `json:"hi_reason"`
+	WatermarkETag string   `json:"watermark_etag,omitempty"`
+}
+
+// resume makes a run redo the interval of a run that died (or failed)
+// between writing bronze objects and advancing the watermark, instead of
+// extracting the same rows again into objects of a longer interval: when
+// the bounds recorded at layout.IngestPending (recordPending) start from
+// the watermark p starts from (same ETag), p takes their Hi, so the rerun
+// writes the same keys and the rows that changed since wait for the next
+// run. A successful Commit changes the watermark's ETag, which makes the
+// record stale. It reports whether p took the recorded bounds.
+func (in *Ingester) resume(ctx context.Context, p *Plan) (bool, error) {
+	var prev pendingBounds
+	_, found, err := store.GetJSON(ctx, in.Store, layout.IngestPending(p.Table), &prev)
+	if err != nil {
+		return false, store.Wrap(err, "ingest %s: read the pending extract", p.Table)
+	}
+	if !found || prev.Table != p.Table || prev.Cursor != p.Cursor || prev.WatermarkETag != p.WatermarkETag ||
+		!sameInstant(prev.Lo, p.Lo) || prev.Hi > p.Hi || (p.Lo != nil && prev.Hi <= *p.Lo) {
+		return false, nil
+	}
+	p.Hi, p.HiReason = prev.Hi, "the bound of an extract that did not commit ("+prev.HiReason+")"
+	return true, nil
+}
+
+// recordPending records p's bounds for resume, before anything is
+// extracted; an empty interval (held at the watermark) writes nothing and
+// needs no record.
+func (in *Ingester) recordPending(ctx context.Context, p *Plan) error {
+	if p.Lo != nil && p.Hi <= *p.Lo {
+		return nil
+	}
+	rec := pendingBounds{Table: p.Table, Cursor: p.Cursor, Lo: p.Lo, Hi: p.Hi, HiReason: p.HiReason, WatermarkETag: p.WatermarkETag}
+	if _, err := store.PutJSON(ctx, in.Store, layout.IngestPending(p.Table), rec, nil); err != nil {
+		return store.Wrap(err, "ingest %s: record the pending extract", p.Table)
+	}
+	return nil
 }
 
 // checkNullCursor refuses a table with NULL cursors when the contract says

@@ -34,10 +34,19 @@ func ReadWatermark(ctx context.Context, st store.Store, table string) (*Watermar
 func advance(ctx context.Context, st store.Store, etag string, rec *WatermarkRecord) error {
 	key := layout.Watermark(rec.Table)
 	if _, err := store.PutJSON(ctx, st, key, rec, &store.PutOptions{IfMatch: etag, IfNoneMatch: etag == ""}); err != nil {
-		if errors.Is(err, store.ErrPreconditionFailed) {
+		if !errors.Is(err, store.ErrPreconditionFailed) {
+			return store.Wrap(err, "ingest %s: advance watermark", rec.Table)
+		}
+		// The condition fails too when this very write was applied but its
+		// answer was lost, and the store's client sent it again: the
+		// watermark is then rec.
+		cur, _, rerr := ReadWatermark(ctx, st, rec.Table)
+		if rerr != nil {
+			return rerr
+		}
+		if cur == nil || !cur.sameAdvance(rec) {
 			return &WatermarkConflictError{Table: rec.Table, Key: key, Err: err}
 		}
-		return store.Wrap(err, "ingest %s: advance watermark", rec.Table)
 	}
 	// Only the run that advanced the watermark writes the history record,
 	// at a key of its own: the history has no record of losers. A crash
@@ -46,6 +55,13 @@ func advance(ctx context.Context, st store.Store, etag string, rec *WatermarkRec
 		return store.Wrap(err, "ingest %s: watermark advanced to %s, but its history record was not written: %w", rec.Table, rec.Watermark, err)
 	}
 	return nil
+}
+
+// sameAdvance reports whether r and o record the same advance (from the
+// same watermark to the same one, at the same instant).
+func (r *WatermarkRecord) sameAdvance(o *WatermarkRecord) bool {
+	return r.Table == o.Table && r.Cursor == o.Cursor && r.Watermark == o.Watermark &&
+		sameInstant(r.Previous, o.Previous) && r.AdvancedAt == o.AdvancedAt
 }
 
 // Commit advances the plan's watermark from Lo to Hi once every work item

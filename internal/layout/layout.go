@@ -13,6 +13,7 @@
 //	discarded/<table>/quarantine/<stem>/            unusable objects, whole, + report.json
 //	_meta/tables/<table>/schema.json                columns of the last extract
 //	_meta/watermarks/<table>.json (+ history/)      watermarks
+//	_meta/watermarks/pending/<table>.json           bounds of an extract not committed yet
 //	_meta/dq/<table>/<stem>.json                    Glue-shaped DQ result
 //	_meta/dqrows/<table>/<stem>.rowlog              row-level DQ result (route's input)
 //	_meta/routes/<table>/<stem>.json                route record
@@ -250,6 +251,10 @@ func Failure(execution string) string { return FailuresPrefix + execution + ".js
 
 // Watermark is the key of a table's current watermark record.
 func Watermark(table string) string { return watermarksPrefix + table + ".json" }
+
+// IngestPending is the key of the bounds of a table's extract that
+// started and has not advanced the watermark yet.
+func IngestPending(table string) string { return watermarksPrefix + "pending/" + table + ".json" }
 
 // WatermarkHistory is the prefix of a table's watermark history.
 func WatermarkHistory(table string) string { return WatermarkHistoryPrefix + table + "/" }
