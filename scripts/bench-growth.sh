@@ -29,11 +29,14 @@
 #
 #   ORDERS=1000000 ROUNDS=50 UPDATE_PCT=0.5 scripts/bench-growth.sh
 #
-# KEEP=1 keeps the work folder (lake, logs, per-round `lake run` JSON);
+# Every time is taken twice: wall and CPU (user + system of the lake
+# process, /usr/bin/time); on a shared machine the CPU ratios are the
+# steadier ones. KEEP=1 keeps the work folder (lake, logs, per-round `lake run` JSON);
 # LAKE=path/to/lake uses that binary instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/bench.sh
+[ -x /usr/bin/time ] || { echo "bench-growth.sh: needs /usr/bin/time (scripts/install-deps.sh installs it)" >&2; exit 1; }
 
 orders=${ORDERS:-1000000}
 rounds=${ROUNDS:-50}
@@ -60,34 +63,42 @@ step "starting a disposable PostgreSQL"
 eval "$(scripts/pg.sh start "$work/pg")"
 export LAKE_SOURCE_URL=$LAKE_TEST_PG_URL LAKE_SCHEMAS=$PWD/schemas LAKE_URL=file://$work/lake LAKE_QUERY_CACHE=$work/query-cache
 
-# pipeline NAME runs `lake run`, keeps its JSON summary and log under NAME
-# and prints its wall time in seconds.
-pipeline() {
-	local t0 t1
-	t0=$(now_ns)
-	"$lake" run --format json >"$work/logs/$1.json" 2>"$work/logs/$1.err" || {
-		tail -n 20 "$work/logs/$1.err" >&2
+# timed NAME CMD... runs the lake command CMD with stdout to NAME.out and
+# stderr to NAME.err, and prints its wall and CPU seconds.
+timed() {
+	local name=$1
+	shift
+	/usr/bin/time -f '%e %U %S' -o "$work/logs/$name.time" "$lake" "$@" >"$work/logs/$name.out" 2>"$work/logs/$name.err" || {
+		tail -n 20 "$work/logs/$name.err" >&2
 		return 1
 	}
-	t1=$(now_ns)
-	awk -v d=$((t1 - t0)) 'BEGIN {printf "%.3f\n", d / 1e9}'
+	awk '{printf "%.3f %.3f\n", $1, $2 + $3}' "$work/logs/$name.time"
 }
 
-# time_query NAME times the query $runs times (whole `lake query`
-# commands: DuckDB opened, the table planned, the query run; the first
-# one plans the snapshot, the others find its plan in the cache) and
-# prints the median in seconds; the times go to NAME.txt and the answer
-# to NAME.csv.
+# pipeline NAME runs `lake run` and prints its wall and CPU seconds.
+pipeline() { timed "$1" run --format json; }
+
+# query_once NAME I [FLAG...] runs the query (a whole `lake query`
+# command: DuckDB opened, the table planned or its plan found in the
+# cache, the query run) with FLAGs and appends its wall and CPU seconds
+# to NAME.txt.
+query_once() {
+	local name=$1 i=$2
+	shift 2
+	timed "$name-$i" query --format csv "$@" "$query" >>"$work/logs/$name.txt"
+}
+
+# medians NAME prints the medians of the wall and CPU seconds in NAME.txt.
+medians() { echo "$(cut -d' ' -f1 "$work/logs/$1.txt" | median) $(cut -d' ' -f2 "$work/logs/$1.txt" | median)"; }
+
+# time_query NAME times the query $runs times and prints the medians.
 time_query() {
-	local i t0 t1
+	local i
 	: >"$work/logs/$1.txt"
 	for i in $(seq 1 "$runs"); do
-		t0=$(now_ns)
-		"$lake" query --format csv "$query" >"$work/logs/$1.csv"
-		t1=$(now_ns)
-		awk -v d=$((t1 - t0)) 'BEGIN {printf "%.3f\n", d / 1e9}' >>"$work/logs/$1.txt"
+		query_once "$1" "$i"
 	done
-	median <"$work/logs/$1.txt"
+	medians "$1"
 }
 
 # files NAME writes, from a maintenance report on stdin, one line per
@@ -110,10 +121,11 @@ settle_ingest
 
 step "first load: lake run"
 load_s=$(pipeline load)
-echo "load: ${load_s}s" >&2
+loaded_at=$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ)
+echo "load: wall, CPU: $load_s s" >&2
 current_files load
 q_load=$(time_query query-load)
-echo "query after the load: ${q_load}s (median of $runs)" >&2
+echo "query after the load: wall, CPU: $q_load s (medians of $runs)" >&2
 
 frac=$(awk -v p="$update_pct" 'BEGIN {print p / 100}')
 : >"$work/logs/rounds.txt"
@@ -123,19 +135,29 @@ for r in $(seq 1 "$rounds"); do
 	settle_ingest
 	s=$(pipeline "round-$r")
 	echo "$s" >>"$work/logs/rounds.txt"
-	echo "round $r: $(jq .update.updated_rows "$work/logs/update-$r.json") orders updated, lake run ${s}s" >&2
+	echo "round $r: $(jq .update.updated_rows "$work/logs/update-$r.json") orders updated, lake run wall, CPU: $s s" >&2
 done
 current_files rounds
 q_rounds=$(time_query query-rounds)
-echo "query after the rounds: ${q_rounds}s" >&2
+echo "query after the rounds: wall, CPU: $q_rounds s" >&2
 
 step "lake maintain"
-t0=$(now_ns)
-"$lake" maintain 2>"$work/logs/maintain.err" | tee "$work/logs/maintain.json" | files maintained
-t1=$(now_ns)
-maintain_s=$(awk -v d=$((t1 - t0)) 'BEGIN {printf "%.1f", d / 1e9}')
+maintain_s=$(timed maintain maintain)
+files maintained <"$work/logs/maintain.out"
 q_maint=$(time_query query-maintained)
-echo "query after maintenance: ${q_maint}s" >&2
+echo "query after maintenance: wall, CPU: $q_maint s" >&2
+# The same query, alternating, now and --as-of the first load (whose
+# snapshot and data file the retention keeps): the same question at the
+# same moment, so that a busy machine weighs on both alike.
+: >"$work/logs/paired-now.txt"
+: >"$work/logs/paired-load.txt"
+for i in $(seq 1 "$runs"); do
+	query_once paired-now "$i"
+	query_once paired-load "$i" --as-of "$loaded_at"
+done
+p_now=$(medians paired-now)
+p_load=$(medians paired-load)
+echo "alternating, now and as of the first load: wall, CPU: $p_now s and $p_load s" >&2
 
 step "checking silver.orders_current against PostgreSQL"
 # The rules of schemas/orders.dqdl, row by row, in SQL.
@@ -158,10 +180,13 @@ exact=no
 [ "$mismatches" = 0 ] && [ "$expected" -gt 0 ] && exact=yes
 
 step "summary"
-first3=$(head -n 3 "$work/logs/rounds.txt" | median)
-last3=$(tail -n 3 "$work/logs/rounds.txt" | median)
-round1=$(head -n 1 "$work/logs/rounds.txt")
-roundN=$(tail -n 1 "$work/logs/rounds.txt")
+# ends COLUMN prints round 1, round N, the median of the first 3 and of
+# the last 3 of that column of rounds.txt (1: wall, 2: CPU).
+ends() {
+	local col=$1 f=$work/logs/rounds.txt
+	echo "$(head -n 1 "$f" | cut -d' ' -f"$col") $(tail -n 1 "$f" | cut -d' ' -f"$col")" \
+		"$(head -n 3 "$f" | cut -d' ' -f"$col" | median) $(tail -n 3 "$f" | cut -d' ' -f"$col" | median)"
+}
 echo "orders: $orders over a year (5% defective), rounds: $rounds of $update_pct%, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| table | after | data files | mean file size | delete files | partitions | data files in the fullest partition |"
@@ -175,14 +200,18 @@ for t in silver.orders silver.orders_current discarded.orders; do
 done
 echo
 most=$(awk -F'\t' '$6 > m {m = $6} END {print m + 0}' "$work/logs/maintained.files")
-awk -v l="$q_load" -v r="$q_rounds" -v m="$q_maint" -v most="$most" -v ms="$maintain_s" -v ld="$load_s" \
-	-v r1="$round1" -v rn="$roundN" -v f3="$first3" -v l3="$last3" -v n="$rounds" \
+awk -v load="$load_s" -v maint="$maintain_s" -v ql="$q_load" -v qr="$q_rounds" -v qm="$q_maint" -v pn="$p_now" -v pl="$p_load" \
+	-v most="$most" -v n="$rounds" -v wall="$(ends 1)" -v cpu="$(ends 2)" \
 	-v exact="$exact" -v mis="$mismatches" -v want="$expected" -v got="$got" 'BEGIN {
-	printf "first load (lake run): %.1f s; lake maintain: %s s\n", ld, ms
-	printf "query (%s), median of 5 lake query commands:\n", "SELECT count(*), sum(amount) FROM silver.orders_current"
-	printf "  after the load %.3f s, after the rounds %.3f s, after maintenance %.3f s\n", l, r, m
-	printf "  after maintenance / after the load: %.2fx (target <= 1.3)\n", m / l
+	split(load, ld, " "); split(maint, mt, " "); split(ql, l, " "); split(qr, r, " "); split(qm, m, " ")
+	split(wall, w, " "); split(cpu, c, " "); split(pn, a, " "); split(pl, b, " ")
+	printf "first load (lake run): wall %.1f s, CPU %.1f s; lake maintain: wall %.1f s, CPU %.1f s\n", ld[1], ld[2], mt[1], mt[2]
+	printf "query (SELECT count(*), sum(amount) FROM silver.orders_current), medians of 5 lake query commands, wall / CPU:\n"
+	printf "  after the load %.3f / %.3f s, after the rounds %.3f / %.3f s, after maintenance %.3f / %.3f s\n", l[1], l[2], r[1], r[2], m[1], m[2]
+	printf "  after maintenance over after the load: wall %.2fx, CPU %.2fx (target <= 1.3)\n", m[1] / l[1], m[2] / l[2]
+	printf "  alternating after maintenance, now %.3f / %.3f s and --as-of the first load %.3f / %.3f s: wall %.2fx, CPU %.2fx\n", a[1], a[2], b[1], b[2], a[1] / b[1], a[2] / b[2]
 	printf "data files in the fullest partition after maintenance: %d (target <= 2)\n", most
-	printf "pipeline (lake run) per round: round 1 %.2f s, round %d %.2f s: %.2fx; median of the first 3 %.2f s, of the last 3 %.2f s: %.2fx (target <= 1.5)\n", r1, n, rn, rn / r1, f3, l3, l3 / f3
+	printf "pipeline (lake run) per round, wall / CPU: round 1 %.2f / %.2f s, round %d %.2f / %.2f s; medians of the first 3 %.2f / %.2f s, of the last 3 %.2f / %.2f s\n", w[1], c[1], n, w[2], c[2], w[3], c[3], w[4], c[4]
+	printf "  round %d over round 1: wall %.2fx, CPU %.2fx; last 3 over first 3: wall %.2fx, CPU %.2fx (target <= 1.5)\n", n, w[2] / w[1], c[2] / c[1], w[4] / w[3], c[4] / c[3]
 	printf "_current exact: %s (%d mismatching (order_id, updated_at); %d expected valid orders, %d in _current)\n", exact, mis, want, got
 }'
