@@ -9,7 +9,8 @@
 #   2. runs ROUNDS incremental rounds, each updating UPDATE_PCT% of the
 #      orders at random (`lake seed --rows 0 --update`, a new seed each
 #      round, stamping updated_at) followed by `lake run`, timed;
-#   3. runs `lake maintain`, then times the same query again;
+#   3. runs `lake maintain`, then times the same query again, and then
+#      alternating with the same query `--as-of` the first load;
 #   4. checks silver.orders_current exactly against PostgreSQL: the set of
 #      (order_id, updated_at) of the orders whose row passes the demo
 #      contract's DQ rules (schemas/orders.dqdl, written out in SQL below)
@@ -31,8 +32,9 @@
 #
 # Every time is taken twice: wall and CPU (user + system of the lake
 # process, /usr/bin/time); on a shared machine the CPU ratios are the
-# steadier ones. KEEP=1 keeps the work folder (lake, logs, per-round `lake run` JSON);
-# LAKE=path/to/lake uses that binary instead of building one.
+# steadier ones. KEEP=1 keeps the work folder (lake, logs, per-round
+# `lake run` JSON); LAKE=path/to/lake uses that binary instead of
+# building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/bench.sh
