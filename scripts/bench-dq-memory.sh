@@ -14,6 +14,7 @@
 #   scripts/bench-dq-memory.sh [RULESET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/bench.sh
 command -v /usr/bin/time >/dev/null || { echo "bench-dq-memory.sh: needs /usr/bin/time (scripts/install-deps.sh installs it)" >&2; exit 1; }
 work=$(mktemp -d)
 chmod 755 "$work" # the disposable cluster runs as postgres
@@ -25,7 +26,7 @@ lake="${LAKE:-$work/lake-bin}"
 eval "$(scripts/pg.sh start "$pgdir")"
 export LAKE_SOURCE_URL="$LAKE_TEST_PG_URL" LAKE_SCHEMAS="$PWD/schemas" LAKE_URL="file://$work/lake"
 "$lake" seed --rows 200000 --defects 0.05 >/dev/null
-sleep 1.2 # ingest holds its bound a second behind the present
+settle_ingest
 "$lake" ingest --quiet >/dev/null
 object=$(find "$work/lake/bronze" -name '*.parquet' | head -1)
 

@@ -33,6 +33,7 @@ while [ $# -gt 0 ]; do
 done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/lib/bench.sh"
 work=$(mktemp -d -t lake-bench-XXXXXX)
 
 if [ ! -x /usr/bin/time ]; then
@@ -64,11 +65,6 @@ seed() {
 	"$work/lake" seed --source "$(dburl "$1")" --rows "$2" --defects 0.05 >/dev/null
 	psql -X -q "$(dburl "$1")" -c "VACUUM ANALYZE orders"
 }
-
-# now_ns prints a monotonic-enough clock in nanoseconds.
-now_ns() { date +%s%N; }
-
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 # ingest_once URL LAKEDIR: runs lake ingest, prints "seconds rss_kib bytes rows".
 ingest_once() {

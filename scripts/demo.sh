@@ -13,6 +13,7 @@
 # The lake stays in ./lake (override with LAKE_URL) for `bin/lake query`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/bench.sh
 
 rows=${DEMO_ROWS:-100000}
 lake=bin/lake
@@ -23,8 +24,6 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/lake-demo.XXXXXX")
 chmod 755 "$work"
 trap 'scripts/pg.sh stop "$work/pg" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT INT TERM
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
-
 step "starting a disposable PostgreSQL"
 eval "$(scripts/pg.sh start "$work/pg")"
 export LAKE_SOURCE_URL=$LAKE_TEST_PG_URL
@@ -32,10 +31,7 @@ export LAKE_SOURCE_URL=$LAKE_TEST_PG_URL
 step "seeding $rows orders (5% defective)"
 $lake seed --rows "$rows" --defects 0.05
 
-# Ingest holds each run's upper bound a second behind the present (and
-# behind any transaction still open), so rows committed this very moment
-# wait for the next run (docs/ingest.md); give the seed that second.
-sleep 1.5
+settle_ingest
 
 step "lake run: ingest, validate, route, crawl"
 $lake run
@@ -48,7 +44,7 @@ if [[ $LAKE_URL == file://* ]]; then
 	printf 'order_id,status\n1,PAID\n' >"$dir/dropped-by-hand.csv"
 fi
 
-sleep 1.5
+settle_ingest
 
 step "lake run again: only the changed rows are extracted"
 $lake run

@@ -61,11 +61,13 @@ type Maintenance struct {
 	RemovedOrphans int `json:"removed_orphans"`
 	// DataFiles, DataBytes and DeleteFiles are the counts and size in the
 	// current snapshot afterwards; Partitions the number of partitions
-	// holding data.
-	DataFiles   int   `json:"data_files"`
-	DataBytes   int64 `json:"data_bytes"`
-	DeleteFiles int   `json:"delete_files"`
-	Partitions  int   `json:"partitions"`
+	// holding data, and MaxPartitionDataFiles the data files of the
+	// partition holding the most.
+	DataFiles             int   `json:"data_files"`
+	DataBytes             int64 `json:"data_bytes"`
+	DeleteFiles           int   `json:"delete_files"`
+	Partitions            int   `json:"partitions"`
+	MaxPartitionDataFiles int   `json:"max_partition_data_files"`
 }
 
 // Maintain keeps the kind of table of t fast to read and its storage
@@ -390,13 +392,15 @@ func countFiles(ctx context.Context, tbl *table.Table, m *Maintenance) error {
 	if err != nil {
 		return fmt.Errorf("icetable: %s: plan: %w", m.Table, err)
 	}
-	data, deletes, parts := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	data, deletes, parts := map[string]bool{}, map[string]bool{}, map[string]int{}
 	for _, task := range tasks {
 		if !data[task.File.FilePath()] {
 			m.DataBytes += task.File.FileSizeBytes()
+			part := fmt.Sprint(task.File.Partition())
+			parts[part]++
+			m.MaxPartitionDataFiles = max(m.MaxPartitionDataFiles, parts[part])
 		}
 		data[task.File.FilePath()] = true
-		parts[fmt.Sprint(task.File.Partition())] = true
 		for _, d := range task.DeleteFiles {
 			deletes[d.FilePath()] = true
 		}

@@ -68,14 +68,18 @@ func TestMaintainCompactsAndFoldsDeletes(t *testing.T) {
 		t.Fatalf("_current has %d data files before maintenance; the test needs many", len(cur.Files))
 	}
 
+	dry := f.maintain(t, icetable.Silver, icetable.MaintainOptions{DryRun: true})
+	if most := dry.MaxPartitionDataFiles; most <= 2 || most*dry.Partitions < dry.DataFiles || most > dry.DataFiles {
+		t.Errorf("silver before maintenance: %+v, want more than 2 files in the fullest partition, and no more than there are", dry)
+	}
 	ms := f.maintain(t, icetable.Silver, icetable.MaintainOptions{})
 	mc := f.maintain(t, icetable.Current, icetable.MaintainOptions{})
 	t.Logf("silver: %+v", ms)
 	t.Logf("current: %+v", mc)
-	if ms.RewrittenDataFiles == 0 || ms.DataFiles > 2*ms.Partitions || ms.Partitions != 3 {
+	if ms.RewrittenDataFiles == 0 || ms.MaxPartitionDataFiles > 2 || ms.DataFiles > 2*ms.Partitions || ms.Partitions != 3 {
 		t.Errorf("silver after maintenance: %+v, want at most 2 files in each of 3 partitions", ms)
 	}
-	if mc.DataFiles != 1 || mc.DeleteFiles != 0 || mc.RemovedDeleteFiles == 0 {
+	if mc.DataFiles != 1 || mc.MaxPartitionDataFiles != 1 || mc.DeleteFiles != 0 || mc.RemovedDeleteFiles == 0 {
 		t.Errorf("_current after maintenance: %+v, want one data file and no delete files", mc)
 	}
 	if got := f.snapshotRows(t, icetable.Silver); !maps.EqualFunc(got, silverBefore, slices.Equal) {

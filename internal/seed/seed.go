@@ -58,7 +58,15 @@ type Options struct {
 	// state gives the same rows (updated_at aside, which is the time of
 	// the seeding transaction, as the table's default gives it).
 	Seed uint64
+	// Span is the time over which the orders' created_at is spread, ending
+	// where the default 30 days end (2026-10-31 UTC); 0 is DefaultSpan.
+	// A year (365 days) fills twelve monthly partitions.
+	Span time.Duration
 }
+
+// DefaultSpan is the time over which orders are created unless
+// Options.Span says otherwise.
+const DefaultSpan = 30 * 24 * time.Hour
 
 // Summary is what Run did.
 type Summary struct {
@@ -71,15 +79,21 @@ type Summary struct {
 	Seconds      float64          `json:"seconds"`
 }
 
-// createdBase is the start of the 30 days over which orders are created:
+// createdEnd is the end of the span over which orders are created:
 // fixed, so that a seed gives the same rows whenever it runs.
-var createdBase = time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+var createdEnd = time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC)
 
 // Run creates the orders table if it is missing and appends opts.Rows
 // orders after the highest existing order_id, in one transaction.
 func Run(ctx context.Context, conn *pgx.Conn, opts Options) (Summary, error) {
 	if opts.Rows < 0 || opts.Defects < 0 || opts.Defects > 1 {
 		return Summary{}, fmt.Errorf("seed: rows must be >= 0 and defects in [0, 1], got %d and %g", opts.Rows, opts.Defects)
+	}
+	switch {
+	case opts.Span == 0:
+		opts.Span = DefaultSpan
+	case opts.Span < time.Second:
+		return Summary{}, fmt.Errorf("seed: span must be at least a second, got %s", opts.Span)
 	}
 	start := time.Now()
 	sum := Summary{Table: "orders", Defects: map[string]int64{}}
@@ -198,7 +212,7 @@ func (g *generator) Next() bool {
 			currency = malformedCurrences[r.IntN(len(malformedCurrences))]
 		}
 	}
-	created := createdBase.Add(time.Duration(r.Int64N(int64(30*24*time.Hour/time.Microsecond))) * time.Microsecond)
+	created := createdEnd.Add(-g.opts.Span + time.Duration(r.Int64N(int64(g.opts.Span/time.Microsecond)))*time.Microsecond)
 
 	g.amount.SetInt64(cents)
 	g.row[0] = id

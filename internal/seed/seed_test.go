@@ -142,9 +142,47 @@ func TestUpdate(t *testing.T) {
 
 func TestRejectsBadOptions(t *testing.T) {
 	conn := connect(t)
-	for _, o := range []seed.Options{{Rows: -1}, {Rows: 1, Defects: 1.5}, {Rows: 1, Defects: -0.1}} {
+	for _, o := range []seed.Options{{Rows: -1}, {Rows: 1, Defects: 1.5}, {Rows: 1, Defects: -0.1}, {Rows: 1, Span: -time.Hour}, {Rows: 1, Span: time.Millisecond}} {
 		if _, err := seed.Run(context.Background(), conn, o); err == nil {
 			t.Errorf("Run(%+v) succeeded, want an error", o)
 		}
+	}
+}
+
+func TestSpan(t *testing.T) {
+	end := time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name   string
+		span   time.Duration
+		months int64
+	}{
+		{"default, 30 days", 0, 1},
+		{"a year: the last day of October 2025 and twelve months", 365 * 24 * time.Hour, 13},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			conn := connect(t)
+			if _, err := seed.Run(ctx, conn, seed.Options{Rows: 20_000, Seed: 5, Span: c.span}); err != nil {
+				t.Fatal(err)
+			}
+			span := c.span
+			if span == 0 {
+				span = seed.DefaultSpan
+			}
+			var first, last time.Time
+			var months int64
+			if err := conn.QueryRow(ctx, "SELECT min(created_at), max(created_at), count(DISTINCT date_trunc('month', created_at AT TIME ZONE 'UTC')) FROM orders").Scan(&first, &last, &months); err != nil {
+				t.Fatal(err)
+			}
+			if first.Before(end.Add(-span)) || !last.Before(end) {
+				t.Errorf("created_at from %s to %s, want within [%s, %s)", first, last, end.Add(-span), end)
+			}
+			if first.After(end.Add(-span+span/100)) || last.Before(end.Add(-span/100)) {
+				t.Errorf("created_at from %s to %s, want it to fill [%s, %s)", first, last, end.Add(-span), end)
+			}
+			if months != c.months {
+				t.Errorf("orders in %d months, want %d", months, c.months)
+			}
+		})
 	}
 }
