@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 )
 
 // Read-ahead cache of NewReaderAt: small reads (under directRead bytes)
@@ -37,6 +38,8 @@ const (
 // connection was cut) is a *StoreUnavailableError wrapping
 // io.ErrUnexpectedEOF, like every transient failure of the backend's
 // range reads: never an error that a reader would take for bad content.
+// A read whose body fails so is tried again, resuming where it stopped,
+// up to fetchAttempts range reads in all, before that error is returned.
 // Wrap it in io.NewSectionReader(r, 0, size) where an io.ReadSeeker is
 // needed.
 func NewReaderAt(ctx context.Context, s Store, key string, size int64) io.ReaderAt {
@@ -133,21 +136,55 @@ func (r *readerAt) block(pos int64) ([]byte, error) {
 	return data[pos-start:], nil
 }
 
-// fetch fills p with the bytes at off with one range read.
+// fetchAttempts is how many range reads fetch makes for one read whose
+// body keeps failing transiently (a reset or a timeout in the middle of
+// the body, a body cut short: a *StoreUnavailableError), each resuming
+// where the last one stopped, with waits from fetchBackoff growing
+// fourfold between them. A reader half-way through an object then goes on
+// instead of failing its whole task for one bad connection, which would
+// redo the work done so far. A request that fails before its body is not
+// tried again here: the backend's client has retried it already.
+const (
+	fetchAttempts = 4
+	fetchBackoff  = 100 * time.Millisecond
+)
+
+// fetch fills p with the bytes at off, in one range read unless a
+// transient failure cuts its body short (see fetchAttempts).
 func (r *readerAt) fetch(p []byte, off int64) error {
-	rc, err := r.s.GetRange(r.ctx, r.key, off, int64(len(p)))
-	if err != nil {
-		return fmt.Errorf("store: read %q at offset %d: %w", r.key, off, err)
+	wait := fetchBackoff
+	for attempt := 1; ; attempt++ {
+		rc, err := r.s.GetRange(r.ctx, r.key, off, int64(len(p)))
+		if err != nil {
+			return fmt.Errorf("store: read %q at offset %d: %w", r.key, off, err)
+		}
+		n, err := readBody(rc, p, r.key, off)
+		p, off = p[n:], off+int64(n)
+		var unavailable *StoreUnavailableError
+		if err == nil || !errors.As(err, &unavailable) || attempt == fetchAttempts {
+			return err
+		}
+		select {
+		case <-r.ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait *= 4
 	}
+}
+
+// readBody fills p from rc, the body of a range read of key at off, and
+// closes it; it returns how many bytes it read.
+func readBody(rc io.ReadCloser, p []byte, key string, off int64) (int, error) {
 	defer rc.Close()
 	n, err := io.ReadFull(rc, p)
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		// the store ended the range early: the object changed since it was
 		// sized, or a connection was cut where the backend could not see it
-		return &StoreUnavailableError{Op: "get", Key: r.key, Err: fmt.Errorf("short read at offset %d: %d of %d bytes: %w", off, n, len(p), io.ErrUnexpectedEOF)}
+		return n, &StoreUnavailableError{Op: "get", Key: key, Err: fmt.Errorf("short read at offset %d: %d of %d bytes: %w", off, n, len(p), io.ErrUnexpectedEOF)}
 	}
 	if err != nil {
-		return fmt.Errorf("store: read %q at offset %d: %w", r.key, off, err)
+		return n, fmt.Errorf("store: read %q at offset %d: %w", key, off, err)
 	}
-	return nil
+	return n, nil
 }

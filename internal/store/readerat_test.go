@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 	"sync/atomic"
@@ -95,6 +96,55 @@ func TestReaderAtObjectShrank(t *testing.T) {
 	var su *store.StoreUnavailableError
 	if !errors.As(err, &su) || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("ReadAt on an object shorter than its size: err=%v, want a *store.StoreUnavailableError wrapping io.ErrUnexpectedEOF", err)
+	}
+}
+
+// cuttingStore ends the body of its first cuts range reads half-way, as
+// a connection reset in the middle of a body does.
+type cuttingStore struct {
+	*countingStore
+	cuts atomic.Int64
+}
+
+func (c *cuttingStore) GetRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	rc, err := c.countingStore.GetRange(ctx, key, offset, length)
+	if err != nil || c.cuts.Add(-1) < 0 {
+		return rc, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(rc, length/2), rc}, nil
+}
+
+func TestReaderAtResumesCutReads(t *testing.T) {
+	content := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	tests := []struct {
+		cuts       int64
+		wantRanges int64
+		wantErr    bool
+	}{
+		{cuts: 1, wantRanges: 2},
+		{cuts: 3, wantRanges: 4},
+		{cuts: 4, wantRanges: 4, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%d cut", tt.cuts), func(t *testing.T) {
+			cs := &cuttingStore{countingStore: newCounting(t, content)}
+			cs.cuts.Store(tt.cuts)
+			p := make([]byte, len(content))
+			n, err := store.NewReaderAt(t.Context(), cs, "obj", int64(len(content))).ReadAt(p, 0)
+			var su *store.StoreUnavailableError
+			switch {
+			case tt.wantErr && !errors.As(err, &su):
+				t.Errorf("ReadAt: %v, want a *store.StoreUnavailableError", err)
+			case !tt.wantErr && (err != nil || !bytes.Equal(p[:n], content)):
+				t.Errorf("ReadAt: %d bytes, %v; want the whole object", n, err)
+			}
+			if got := cs.ranges.Load(); got != tt.wantRanges {
+				t.Errorf("%d range requests, want %d", got, tt.wantRanges)
+			}
+		})
 	}
 }
 
