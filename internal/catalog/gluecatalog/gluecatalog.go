@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/glue/types"
 
 	"github.com/medallionlake/lake/internal/catalog"
+	"github.com/medallionlake/lake/internal/layout"
 )
 
 var _ catalog.Catalog = (*Catalog)(nil)
@@ -73,8 +74,10 @@ func New(client *glue.Client, root string, opts ...Option) (*Catalog, error) {
 		o(c)
 	}
 	if c.dbPrefix != "" {
-		if err := catalog.ValidName("database", c.dbPrefix+"silver"); err != nil {
-			return nil, fmt.Errorf("gluecatalog: database prefix %q: %w", c.dbPrefix, err)
+		for _, db := range layout.Databases {
+			if err := catalog.ValidName("database", c.dbPrefix+db); err != nil {
+				return nil, fmt.Errorf("gluecatalog: database prefix %q: %w", c.dbPrefix, err)
+			}
 		}
 	}
 	return c, nil
