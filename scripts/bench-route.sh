@@ -12,7 +12,9 @@
 # also reports the bytes of the bronze object it read from the store
 # (validate and route together; body_reads is that over the object's size).
 # MEMLIMIT sets the lake side's GOMEMLIMIT, as the tasks set it from a
-# Lambda's memory size (85%: MEMLIMIT=218MiB is a 256 MB function).
+# Lambda's memory size (85%: MEMLIMIT=218MiB is a 256 MB function), and
+# its DQ memory budget as the tasks do (a quarter of the function's).
+# RUNS sets the runs of each side (default 3; the best is reported).
 #   ROWS=1000000 THREADS=2 scripts/bench-route.sh
 #   ROWS=1000000 THREADS=2 DEFECTS=0.9 scripts/bench-route.sh
 #   ROWS=10000000 THREADS=2 scripts/bench-route.sh
@@ -22,6 +24,7 @@ export LAKE_BENCH_ROUTE=1 LAKE_BENCH_ROWS="${ROWS:-1000000}"
 if [ -n "${DEFECTS:-}" ]; then export LAKE_BENCH_DEFECTS="$DEFECTS"; fi
 if [ -n "${MEMLIMIT:-}" ]; then export LAKE_BENCH_MEMLIMIT="$MEMLIMIT"; fi
 if [ -n "${THREADS:-}" ]; then export GOMAXPROCS="$THREADS"; fi
+if [ -n "${RUNS:-}" ]; then export LAKE_BENCH_RUNS="$RUNS"; fi
 # The lake side runs in a test binary without DuckDB (as the Lambdas are
 # built), the DuckDB side in one built with the duckbench tag.
 bins=$(mktemp -d)

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/medallionlake/lake/internal/contract"
+	_ "github.com/medallionlake/lake/internal/lakeparquet" // the zstd codec of the data files written here
 )
 
 // Object identifies a bronze object: its key in the lake and the ETag of
@@ -57,11 +58,21 @@ func checkDiscardedSchema(sc *arrow.Schema) error {
 	return nil
 }
 
+// writeRowGroupRows caps the rows of a Parquet row group that a Writer
+// builds. The Parquet writer holds a file's row group in memory, encoded,
+// until it is full (by default 1,048,576 rows or 128 MiB), and a Writer
+// has a file open per partition the rows touch: without the cap, a large
+// object's memory grew with its size (10,000,000 orders over 10 months:
+// about 1,000,000 rows held per partition). 131,072 orders encode to about
+// 3.5 MiB. Compaction writes with the table's defaults, so the files that
+// queries read for long get the large row groups.
+const writeRowGroupRows = 1 << 17
+
 // Writer writes one object's rows into data files of one table, without
 // committing them. Memory is bounded by the Parquet row groups being
-// built, one per partition the rows touch (each at most
-// Options.RowGroupBytes, and never more than the rows written to it), and
-// two batches in flight. To bound the partitions open at once, write an
+// built, one per partition the rows touch (each at most writeRowGroupRows
+// rows, and never more than the rows written to it), and two batches in
+// flight. To bound the partitions open at once, write an
 // object in passes, each over some of its partitions, and Combine the
 // Files. A Writer is used from one goroutine and ends with Close or Abort.
 type Writer struct {
@@ -132,6 +143,7 @@ func (w *Writer) encode(ctx context.Context, target int64, records iter.Seq2[arr
 	}()
 	for df, err := range table.WriteRecords(ctx, w.tbl, w.schema, records,
 		table.WithTargetFileSize(target),
+		table.WithParquetRowGroupLimit(writeRowGroupRows),
 		table.WithMaxWriteWorkers(1),
 		table.WithRecordBatchBufferSize(2),
 		table.WithWriteUUID(uuid.New()),

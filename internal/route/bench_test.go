@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -70,7 +71,9 @@ type benchRun struct {
 // overrides the row count, LAKE_BENCH_DEFECTS the share of defective rows
 // (the same mix, scaled), LAKE_BENCH_CPUPROFILE a file for the lake side's CPU profile,
 // LAKE_BENCH_MEMLIMIT the lake side's GOMEMLIMIT (the tasks set it from
-// the Lambda function's memory size: pipeline.FromEnv).
+// the Lambda function's memory size: pipeline.FromEnv) and, as FromEnv
+// does, its DQ memory budget (a quarter of the function's memory),
+// LAKE_BENCH_RUNS the number of runs of each side (3).
 // The lake side also reports the bytes it read from the store per object.
 func TestBenchRouteVsDuckDB(t *testing.T) {
 	if os.Getenv("LAKE_BENCH_ROUTE") != "1" {
@@ -134,8 +137,14 @@ func TestBenchRouteVsDuckDB(t *testing.T) {
 		os.RemoveAll(out)
 		return r
 	}
+	runs := 3
+	if s := os.Getenv("LAKE_BENCH_RUNS"); s != "" {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			runs = n
+		}
+	}
 	var lake, duck benchRun
-	for i := range 3 {
+	for i := range runs {
 		l, d := child("lake", i), child("duckdb", i)
 		t.Logf("run %d: lake %.2fs (%d MiB), duckdb %.2fs (%d MiB)", i, l.Seconds, l.RSSKiB>>10, d.Seconds, d.RSSKiB>>10)
 		if i == 0 || l.Seconds < lake.Seconds {
@@ -210,6 +219,11 @@ func benchLake(t *testing.T, file, dir string) benchRun {
 	counting := &countingStore{Store: st, key: key}
 	d := storeDeps(st, tables) // the tables' files are not the object's: not counted
 	d.Lake, d.Archive = counting, counting
+	if os.Getenv("GOMEMLIMIT") != "" {
+		// as pipeline.FromEnv sizes it in a Lambda: a quarter of the
+		// function's memory, of which GOMEMLIMIT is 85%
+		d.DQMemory = debug.SetMemoryLimit(-1) * 100 / 85 / 4
+	}
 	if p := os.Getenv("LAKE_BENCH_CPUPROFILE"); p != "" {
 		f, err := os.Create(p)
 		if err != nil {
