@@ -553,14 +553,23 @@ type RowRenderer struct {
 	cols   map[string]*column
 	order  []*column
 	arrays []arrow.Array
-	// cache of the outcomes of rows that failed no rule, by states
-	cache map[string]RowOutcome
+	// shapes caches what rows with the same states share, by states
+	shapes map[string]*outcomeShape
+}
+
+// outcomeShape is the part of an outcome that follows from a row's states
+// alone: the rule lists, and the nodes whose offending values are the
+// row's (the first len(valueNodes) failed values; the rest, reasons of
+// rules that rejected the object, are in o).
+type outcomeShape struct {
+	o          RowOutcome
+	valueNodes []int
 }
 
 // Renderer returns a renderer for batches with the given schema, which
 // must hold every column the log's rules name.
 func (l *RowLog) Renderer(schema *arrow.Schema) (*RowRenderer, error) {
-	r := &RowRenderer{log: l, cols: map[string]*column{}, cache: map[string]RowOutcome{}}
+	r := &RowRenderer{log: l, cols: map[string]*column{}, shapes: map[string]*outcomeShape{}}
 	for _, nd := range l.footer.Nodes {
 		for _, name := range nd.Columns {
 			if r.cols[name] != nil {
@@ -599,16 +608,31 @@ func (r *RowRenderer) Bind(rec arrow.RecordBatch) error {
 // clause excluded the row, rules that could not be evaluated), with the
 // offending value of each failed rule. With reject (the object's verdict
 // is REJECT), the rules that rejected the object are failed rules of
-// every row, with their failure reasons as the values.
+// every row, with their failure reasons as the values. Rows with the same
+// states share the outcome's rule lists: they are not to be modified.
 func (r *RowRenderer) Outcome(st *RowStates, i int, reject bool) RowOutcome {
+	sh := r.shape(st, i, reject)
+	if len(sh.valueNodes) == 0 {
+		return sh.o
+	}
+	o := sh.o
+	o.DataQualityFailedValues = slices.Clone(sh.o.DataQualityFailedValues)
+	for k, node := range sh.valueNodes {
+		o.DataQualityFailedValues[k] = r.value(st, i, node)
+	}
+	return o
+}
+
+// shape returns the outcome shape of row i, from the cache if rows with
+// its states were seen.
+func (r *RowRenderer) shape(st *RowStates, i int, reject bool) *outcomeShape {
 	f := &r.log.footer
-	var key string
-	if st.Passed(i) {
-		k := len(f.Nodes)
-		key = string(st.s[i*k : (i+1)*k])
-		if o, ok := r.cache[key]; ok {
-			return o
-		}
+	k := len(f.Nodes)
+	states := st.s[i*k : (i+1)*k]
+	var buf [64]byte
+	key := append(append(buf[:0], states...), boolByte(reject))
+	if sh, ok := r.shapes[string(key)]; ok {
+		return sh
 	}
 	o := RowOutcome{
 		DataQualityRulesPass:        []string{},
@@ -617,19 +641,21 @@ func (r *RowRenderer) Outcome(st *RowStates, i int, reject bool) RowOutcome {
 		DataQualityFailedValues:     []string{},
 		DataQualityEvaluationResult: string(Passed),
 	}
+	sh := &outcomeShape{}
 	for _, t := range f.Tops {
 		if t.Node < 0 {
 			o.DataQualityRulesSkip = append(o.DataQualityRulesSkip, t.Rule)
 			continue
 		}
-		switch st.state(i, t.Node) {
+		switch states[t.Node] {
 		case sPass:
 			o.DataQualityRulesPass = append(o.DataQualityRulesPass, t.Rule)
 		case sSkip:
 			o.DataQualityRulesSkip = append(o.DataQualityRulesSkip, t.Rule)
 		default:
 			o.DataQualityRulesFail = append(o.DataQualityRulesFail, t.Rule)
-			o.DataQualityFailedValues = append(o.DataQualityFailedValues, r.value(st, i, t.Node))
+			o.DataQualityFailedValues = append(o.DataQualityFailedValues, "")
+			sh.valueNodes = append(sh.valueNodes, t.Node)
 			o.DataQualityEvaluationResult = string(Failed)
 		}
 	}
@@ -646,13 +672,19 @@ func (r *RowRenderer) Outcome(st *RowStates, i int, reject bool) RowOutcome {
 			o.DataQualityEvaluationResult = string(Failed)
 		}
 	}
-	if key != "" {
-		if len(r.cache) > 4096 {
-			clear(r.cache)
-		}
-		r.cache[key] = o
+	sh.o = o
+	if len(r.shapes) >= 4096 {
+		clear(r.shapes)
 	}
-	return o
+	r.shapes[string(key)] = sh
+	return sh
+}
+
+func boolByte(b bool) byte {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // value renders the offending value of a failed rule at row i: the value
@@ -660,6 +692,10 @@ func (r *RowRenderer) Outcome(st *RowStates, i int, reject bool) RowOutcome {
 // otherwise.
 func (r *RowRenderer) value(st *RowStates, i, root int) string {
 	f := &r.log.footer
+	if nd := f.Nodes[root]; nd.Logic == "leaf" && len(nd.Columns) == 1 {
+		c := r.cols[nd.Columns[0]]
+		return c.format(r.arrays[c.slot], i)
+	}
 	var cols []*column
 	seen := map[string]bool{}
 	var walk func(n int)

@@ -25,6 +25,8 @@ type splitter struct {
 	verdict dq.Verdict
 	states  *dq.RowCursor
 	render  *dq.RowRenderer
+	// outcomes is scratch: the outcomes of a chunk of discarded rows
+	outcomes []dq.RowOutcome
 
 	silverSchema, discSchema *arrow.Schema
 	src                      []int // source column of each silver field
@@ -281,23 +283,13 @@ func (sp *splitter) writeDiscardedChunk(ctx context.Context, rec arrow.RecordBat
 		defer releaseAll(taken)
 		cols = taken
 	}
-	pass, fail, skip, vals := newListBuilder(), newListBuilder(), newListBuilder(), newListBuilder()
-	result := array.NewStringBuilder(memory.DefaultAllocator)
-	defer func() {
-		for _, b := range []array.Builder{pass, fail, skip, vals, result} {
-			b.Release()
-		}
-	}()
 	reject := sp.verdict == dq.Reject
+	sp.outcomes = sp.outcomes[:0]
 	for _, i := range bad {
-		oc := sp.render.Outcome(states, int(i), reject)
-		appendList(pass, oc.DataQualityRulesPass)
-		appendList(fail, oc.DataQualityRulesFail)
-		appendList(skip, oc.DataQualityRulesSkip)
-		result.Append(oc.DataQualityEvaluationResult)
-		appendList(vals, oc.DataQualityFailedValues)
+		sp.outcomes = append(sp.outcomes, sp.render.Outcome(states, int(i), reject))
 	}
-	dqCols := []arrow.Array{pass.NewArray(), fail.NewArray(), skip.NewArray(), result.NewArray(), vals.NewArray()}
+	dqCols := dqColumns(sp.outcomes)
+	clear(sp.outcomes) // their values may point into rec
 	defer releaseAll(dqCols)
 	batch := array.NewRecordBatch(sp.discSchema, append(slices.Clone(cols), dqCols...), int64(len(bad)))
 	defer batch.Release()
@@ -342,14 +334,63 @@ func releaseAll(as []arrow.Array) {
 	}
 }
 
-func newListBuilder() *array.ListBuilder {
-	return array.NewListBuilder(memory.DefaultAllocator, arrow.BinaryTypes.String)
+// dqColumns are the Glue columns of the rows with outcomes os, in the
+// order of icetable.DQColumns. Each array's buffers are allocated once, at
+// their final size.
+func dqColumns(os []dq.RowOutcome) []arrow.Array {
+	results := make([]string, len(os))
+	for i := range os {
+		results[i] = os[i].DataQualityEvaluationResult
+	}
+	lists := []func(i int) []string{
+		func(i int) []string { return os[i].DataQualityRulesPass },
+		func(i int) []string { return os[i].DataQualityRulesFail },
+		func(i int) []string { return os[i].DataQualityRulesSkip },
+		func(i int) []string { return results[i : i+1] },
+		func(i int) []string { return os[i].DataQualityFailedValues },
+	}
+	out := make([]arrow.Array, len(lists))
+	for k, get := range lists {
+		values := stringData(len(os), get)
+		typ := icetable.DQColumns[k].Type
+		if typ.ID() == arrow.STRING {
+			out[k] = array.MakeFromData(values)
+			values.Release()
+			continue
+		}
+		offsets := make([]int32, 0, len(os)+1)
+		offsets = append(offsets, 0)
+		n := int32(0)
+		for i := range os {
+			n += int32(len(get(i)))
+			offsets = append(offsets, n)
+		}
+		list := array.NewData(typ, len(os), []*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(offsets))}, []arrow.ArrayData{values}, 0, 0)
+		values.Release()
+		out[k] = array.MakeFromData(list)
+		list.Release()
+	}
+	return out
 }
 
-func appendList(b *array.ListBuilder, vs []string) {
-	b.Append(true)
-	vb := b.ValueBuilder().(*array.StringBuilder)
-	for _, v := range vs {
-		vb.Append(v)
+// stringData is the string array of the strings get returns for rows 0
+// to n-1, one after the other.
+func stringData(n int, get func(i int) []string) arrow.ArrayData {
+	count, size := 0, 0
+	for i := range n {
+		for _, v := range get(i) {
+			count, size = count+1, size+len(v)
+		}
 	}
+	offsets := make([]int32, 0, count+1)
+	offsets = append(offsets, 0)
+	data := make([]byte, 0, size)
+	for i := range n {
+		for _, v := range get(i) {
+			data = append(data, v...)
+			offsets = append(offsets, int32(len(data)))
+		}
+	}
+	return array.NewData(arrow.BinaryTypes.String, count,
+		[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int32Traits.CastToBytes(offsets)), memory.NewBufferBytes(data)}, nil, 0, 0)
 }
