@@ -13,7 +13,6 @@ import (
 	"github.com/medallionlake/lake/internal/lease"
 	"github.com/medallionlake/lake/internal/maintain"
 	"github.com/medallionlake/lake/internal/pipeline"
-	"github.com/medallionlake/lake/internal/store/storeurl"
 )
 
 func init() {
@@ -53,25 +52,17 @@ func runMaintain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			start.Kinds = append(start.Kinds, icetable.Kind(k))
 		}
 	}
-	contracts, err := contract.LoadDir(g.schemas)
+	cfg, err := localConfig(ctx, g)
 	if err != nil {
 		return err
 	}
-	if _, err := maintain.Plan(contracts, start); err != nil {
-		return err
-	}
-	lake, err := storeurl.Open(ctx, g.lake)
-	if err != nil {
-		return err
-	}
-	ice, err := pipeline.OpenIceberg(lake, g.lake, nil)
-	if err != nil {
+	if _, err := maintain.Plan(cfg.Tables, start); err != nil {
 		return err
 	}
 	if time.Duration(orphanAge) < time.Hour {
 		fmt.Fprintf(stderr, "lake maintain: warning: --orphan-age %s removes the files of objects being committed right now; keep it above the longest commit (default %s)\n", time.Duration(orphanAge), time.Duration(icetable.DefaultOrphanAge))
 	}
-	held, release, err := maintain.Lock(ctx, lake, lease.Options{TTL: *ttl, Wait: *wait, Log: stderr})
+	held, release, err := maintain.Lock(ctx, cfg.Lake, lease.Options{TTL: *ttl, Wait: *wait, Log: stderr})
 	var busy *lease.HeldError
 	if errors.As(err, &busy) {
 		return fmt.Errorf("%w; wait for it, or pass --wait DURATION", err)
@@ -80,7 +71,7 @@ func runMaintain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer release()
-	report, err := maintain.Run(held, ice, contracts, start, stderr, func(err error) string { return typeName(pipeline.WorkflowError("maintain", err)) })
+	report, err := maintain.Run(held, cfg.Iceberg, cfg.Tables, start, stderr, func(err error) string { return typeName(pipeline.WorkflowError("maintain", err)) })
 	if werr := writeJSON(stdout, report); werr != nil && err == nil {
 		err = werr
 	}
