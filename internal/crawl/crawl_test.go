@@ -135,7 +135,7 @@ func (l *lake) routed(t *testing.T, etag string, good, bad []bronzetest.Order) *
 func (l *lake) rows(t *testing.T) map[string]int64 {
 	t.Helper()
 	out := map[string]int64{}
-	for _, kind := range []icetable.Kind{icetable.Silver, icetable.Current, icetable.Discarded} {
+	for _, kind := range icetable.Kinds {
 		s, err := l.iceberg.Stats(ctx, kind, l.orders)
 		if err != nil {
 			t.Fatal(err)

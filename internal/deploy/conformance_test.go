@@ -198,7 +198,7 @@ func TestIAMConformance(t *testing.T) {
 	ice := c.iceberg(t, nil)
 	orders := c.tables[0]
 	want := icetabletest.Want{} // what the pipeline committed, and then the small objects
-	for _, k := range icetabletest.Kinds {
+	for _, k := range icetable.Kinds {
 		want[k] = icetabletest.Read(t, ice, orders, k)
 	}
 	want = icetabletest.Fill(t, ice, orders, "conformance", 4, 100, want)

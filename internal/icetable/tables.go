@@ -28,6 +28,10 @@ const (
 	Discarded Kind = "discarded"
 )
 
+// Kinds are the three kinds of table of a contract table, in the order
+// the lake writes, maintains and lists them.
+var Kinds = []Kind{Silver, Current, Discarded}
+
 // Ident is the catalog identifier of the kind of table of the contract
 // table named name: silver.<name>, silver.<name>_current or
 // discarded.<name> (lower-cased, as Glue stores names).

@@ -48,7 +48,7 @@ func Counts(ctx context.Context, lake store.Store, tables *icetable.Lake, contra
 		return out, nil
 	}
 	for _, t := range contracts {
-		for _, kind := range []icetable.Kind{icetable.Silver, icetable.Current, icetable.Discarded} {
+		for _, kind := range icetable.Kinds {
 			s, err := tables.Stats(ctx, kind, t)
 			if err != nil {
 				return nil, fmt.Errorf("localrun: counting %s of %s: %w", kind, t.Name, err)

@@ -36,10 +36,6 @@ import (
 	"github.com/medallionlake/lake/internal/icetable"
 )
 
-// Kinds are the kinds of table a maintenance covers by default, in the
-// order it runs them.
-var Kinds = []icetable.Kind{icetable.Silver, icetable.Current, icetable.Discarded}
-
 // Start asks for a maintenance: the maintain state machine's input (the
 // schedule's, or a hand-made start) and what `lake maintain`'s flags say.
 // Its zero value maintains every table of every contract with the
@@ -49,7 +45,7 @@ type Start struct {
 	Source string `json:"source,omitempty"`
 	// Tables are the contract tables to maintain (empty: all).
 	Tables []string `json:"tables,omitempty"`
-	// Kinds are the kinds of table to maintain (empty: Kinds).
+	// Kinds are the kinds of table to maintain (empty: icetable.Kinds).
 	Kinds []icetable.Kind `json:"kinds,omitempty"`
 	// TargetFileSize is the data file size compaction aims at, in bytes
 	// (0: the lake's, 128 MiB by default).
@@ -91,7 +87,7 @@ func (e *BadStartError) Error() string { return "maintain: " + e.Reason }
 
 // Plan lists the items of the maintenance s asks for over the contract
 // tables: each table (in the order asked, or the contracts') times each
-// kind (in the order of Kinds).
+// kind (in the order of icetable.Kinds).
 func Plan(tables []*contract.Table, s Start) ([]Item, error) {
 	if s.TargetFileSize < 0 || s.OrphanAge < 0 {
 		return nil, &BadStartError{Reason: fmt.Sprintf("target_file_size %d and orphan_age %s must not be negative", s.TargetFileSize, s.OrphanAge)}
@@ -107,14 +103,14 @@ func Plan(tables []*contract.Table, s Start) ([]Item, error) {
 			return nil, &BadStartError{Reason: err.Error()}
 		}
 	}
-	kinds := Kinds
+	kinds := icetable.Kinds
 	if len(s.Kinds) > 0 {
 		for _, k := range s.Kinds {
-			if !slices.Contains(Kinds, k) {
+			if !slices.Contains(icetable.Kinds, k) {
 				return nil, &BadStartError{Reason: fmt.Sprintf("kind of table %q: want one of %s", k, kindNames())}
 			}
 		}
-		kinds = slices.DeleteFunc(slices.Clone(Kinds), func(k icetable.Kind) bool { return !slices.Contains(s.Kinds, k) })
+		kinds = slices.DeleteFunc(slices.Clone(icetable.Kinds), func(k icetable.Kind) bool { return !slices.Contains(s.Kinds, k) })
 	}
 	items := []Item{}
 	for _, n := range slices.Compact(names) {
@@ -127,7 +123,7 @@ func Plan(tables []*contract.Table, s Start) ([]Item, error) {
 
 func kindNames() string {
 	var s []string
-	for _, k := range Kinds {
+	for _, k := range icetable.Kinds {
 		s = append(s, string(k))
 	}
 	return strings.Join(s, ", ")

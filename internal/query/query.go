@@ -130,7 +130,7 @@ func (e *Engine) setup(ctx context.Context, lake *icetable.Lake, meta catalog.Ca
 		return err
 	}
 	// Load the tables' metadata at once; add their views in order.
-	kinds := []icetable.Kind{icetable.Silver, icetable.Current, icetable.Discarded}
+	kinds := icetable.Kinds
 	views := make([]*view, len(opts.Tables)*len(kinds))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, name := range opts.Tables {

@@ -77,7 +77,7 @@ func (l *lake) committed(t *testing.T) *route.Record {
 func (l *lake) rows(t *testing.T) [3]int64 {
 	t.Helper()
 	var out [3]int64
-	for i, kind := range []icetable.Kind{icetable.Silver, icetable.Current, icetable.Discarded} {
+	for i, kind := range icetable.Kinds {
 		s, err := l.p.Iceberg().Stats(ctx, kind, l.orders)
 		if err != nil {
 			t.Fatal(err)

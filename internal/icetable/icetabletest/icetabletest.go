@@ -26,9 +26,6 @@ import (
 	"github.com/medallionlake/lake/internal/icetable"
 )
 
-// Kinds are the three tables of a contract table.
-var Kinds = []icetable.Kind{icetable.Silver, icetable.Current, icetable.Discarded}
-
 // Rows is what a table holds: each row as "order_id@updated_at", with how
 // many times it is there.
 type Rows map[string]int
@@ -64,7 +61,7 @@ func Fill(t testing.TB, lake *icetable.Lake, tc *contract.Table, prefix string, 
 	if want == nil {
 		want = Want{}
 	}
-	for _, k := range Kinds {
+	for _, k := range icetable.Kinds {
 		if want[k] == nil {
 			want[k] = Rows{}
 		}
@@ -76,7 +73,7 @@ func Fill(t testing.TB, lake *icetable.Lake, tc *contract.Table, prefix string, 
 			rows[j] = Order(first+int64(j), i+1)
 		}
 		obj := icetable.Object{Key: fmt.Sprintf("bronze/landing/%s/%s-%d.parquet", tc.Name, prefix, i), ETag: fmt.Sprintf("etag-%s-%d", prefix, i)}
-		for _, k := range Kinds {
+		for _, k := range icetable.Kinds {
 			Commit(t, lake, tc, k, obj, rows)
 			for _, r := range rows {
 				want[k][key(r)]++
@@ -205,7 +202,7 @@ func Read(t testing.TB, lake *icetable.Lake, tc *contract.Table, kind icetable.K
 // every row, once (or as many times as it was committed).
 func Check(t testing.TB, lake *icetable.Lake, tc *contract.Table, want Want) {
 	t.Helper()
-	for _, k := range Kinds {
+	for _, k := range icetable.Kinds {
 		if diff := Diff(Read(t, lake, tc, k), want[k]); diff != "" {
 			t.Errorf("%s of %s: %s", k, tc.Name, diff)
 		}
