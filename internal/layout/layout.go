@@ -41,7 +41,6 @@ import (
 // Top-level prefixes of the lake.
 const (
 	LandingPrefix   = "bronze/landing/"
-	SilverPrefix    = "silver/"
 	DiscardedPrefix = "discarded/"
 	ArchivePrefix   = "archive/"
 	MetaPrefix      = "_meta/"
@@ -63,11 +62,10 @@ type Area struct {
 	Prefix string
 }
 
-// Areas are the lake's data areas in pipeline order.
+// Areas are the lake's areas of whole objects (not tables) in pipeline
+// order: bronze objects waiting in landing, and their archived copies.
 var Areas = []Area{
 	{"bronze", LandingPrefix},
-	{"silver", SilverPrefix},
-	{"discarded", DiscardedPrefix},
 	{"archive", ArchivePrefix},
 }
 

@@ -32,7 +32,7 @@ type Layer struct {
 // snapshots' summaries, without reading a data file.
 func Counts(ctx context.Context, lake store.Store, tables *icetable.Lake, contracts []*contract.Table) ([]Layer, error) {
 	var out []Layer
-	for _, a := range []layout.Area{{Name: "bronze", Prefix: layout.LandingPrefix}, {Name: "archive", Prefix: layout.ArchivePrefix}} {
+	for _, a := range layout.Areas {
 		l := Layer{Name: a.Name, Prefix: a.Prefix}
 		for obj, err := range lake.List(ctx, l.Prefix) {
 			if err != nil {
