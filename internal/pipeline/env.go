@@ -249,11 +249,19 @@ func setMemoryLimit() {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
 		return
 	}
+	if mb := lambdaMemoryMB(); mb > 0 {
+		debug.SetMemoryLimit(int64(float64(mb) * lambdaMemoryShare * (1 << 20)))
+	}
+}
+
+// lambdaMemoryMB is the function's memory in MB
+// (AWS_LAMBDA_FUNCTION_MEMORY_SIZE), or 0 outside Lambda.
+func lambdaMemoryMB() int {
 	mb, err := strconv.Atoi(os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))
 	if err != nil || mb <= 0 {
-		return
+		return 0
 	}
-	debug.SetMemoryLimit(int64(float64(mb) * lambdaMemoryShare * (1 << 20)))
+	return mb
 }
 
 // dqMemoryShare is the share of a Lambda function's memory that the DQ
@@ -270,11 +278,7 @@ func dqMemory() (int64, error) {
 		}
 		return n, nil
 	}
-	mb, err := strconv.Atoi(os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"))
-	if err != nil || mb <= 0 {
-		return 0, nil
-	}
-	return int64(float64(mb) * dqMemoryShare * (1 << 20)), nil
+	return int64(float64(lambdaMemoryMB()) * dqMemoryShare * (1 << 20)), nil
 }
 
 // OpenIceberg opens the lake's Iceberg tables: the lake st at lakeURL (""
