@@ -43,7 +43,7 @@ func appendKey(buf []byte, keys []arrow.Array, i int) ([]byte, error) {
 			buf = appendEscaped(buf, a.Value(i))
 		case *array.Decimal128:
 			v := a.Value(i)
-			buf = binary.BigEndian.AppendUint64(buf, uint64(v.HighBits())^1<<63)
+			buf = appendSigned(buf, v.HighBits())
 			buf = binary.BigEndian.AppendUint64(buf, v.LowBits())
 		case *array.Boolean:
 			b := byte(0)
@@ -56,7 +56,7 @@ func appendKey(buf []byte, keys []arrow.Array, i int) ([]byte, error) {
 			if !ok {
 				return nil, fmt.Errorf("primary key column of type %s is not supported", a.DataType())
 			}
-			buf = binary.BigEndian.AppendUint64(buf, uint64(v)^1<<63)
+			buf = appendSigned(buf, v)
 		}
 	}
 	return buf, nil
@@ -85,6 +85,12 @@ func intKey(enc []byte) (uint64, bool) {
 		return 0, false
 	}
 	return binary.BigEndian.Uint64(enc[1:]), true
+}
+
+// appendSigned appends v in 8 bytes whose byte order is v's order: big
+// endian, with the sign bit flipped.
+func appendSigned(buf []byte, v int64) []byte {
+	return binary.BigEndian.AppendUint64(buf, uint64(v)^1<<63)
 }
 
 // appendIntKey appends the encoding that intKey reads v from.

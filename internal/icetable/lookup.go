@@ -31,12 +31,12 @@ func (l *Lake) Lookup(ctx context.Context, f Files) (Lookup, error) {
 	if !ok {
 		return Lookup{}, fmt.Errorf("icetable: lookup: %q is not namespace.table", f.Table)
 	}
-	tbl, err := l.cat.LoadTable(ctx, table.Identifier{ns, name})
+	tbl, err := l.load(ctx, table.Identifier{ns, name})
 	if errors.Is(err, icecatalog.ErrNoSuchTable) {
 		return Lookup{}, nil
 	}
 	if err != nil {
-		return Lookup{}, fmt.Errorf("icetable: %w", err)
+		return Lookup{}, err
 	}
 	out := Lookup{Exists: true}
 	if snap := findObject(tbl, f.Object); snap != nil {

@@ -141,7 +141,7 @@ func boundKey(typ iceberg.Type, b []byte) []byte {
 		if !ok {
 			return nil
 		}
-		return binary.BigEndian.AppendUint64([]byte{1}, uint64(v)^1<<63)
+		return appendSigned([]byte{1}, v)
 	case iceberg.StringType, iceberg.BinaryType:
 		return appendEscaped([]byte{1}, b)
 	case iceberg.DecimalType:
@@ -155,7 +155,7 @@ func boundKey(typ iceberg.Type, b []byte) []byte {
 			}
 		}
 		copy(full[16-len(b):], b)
-		out := binary.BigEndian.AppendUint64([]byte{1}, binary.BigEndian.Uint64(full[:8])^1<<63)
+		out := appendSigned([]byte{1}, int64(binary.BigEndian.Uint64(full[:8])))
 		return append(out, full[8:]...)
 	case iceberg.BooleanType:
 		if len(b) != 1 {

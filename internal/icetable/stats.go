@@ -3,7 +3,6 @@ package icetable
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 
 	"github.com/medallionlake/lake/internal/contract"
@@ -32,12 +31,12 @@ func (l *Lake) Stats(ctx context.Context, kind Kind, t *contract.Table) (Stats, 
 		return Stats{}, err
 	}
 	s := Stats{Table: ident[0] + "." + ident[1]}
-	tbl, err := l.cat.LoadTable(ctx, ident)
+	tbl, err := l.load(ctx, ident)
 	if errors.Is(err, icecatalog.ErrNoSuchTable) {
 		return s, nil
 	}
 	if err != nil {
-		return Stats{}, fmt.Errorf("icetable: %w", err)
+		return Stats{}, err
 	}
 	s.Exists, s.Snapshots = true, len(tbl.Metadata().Snapshots())
 	snap := tbl.CurrentSnapshot()
