@@ -75,7 +75,7 @@ func split(ctx context.Context, d Deps, o *bronze.Object, in Input, r *Record) (
 		if errors.As(err, &ue) {
 			return o.Unreadable(ctx, d.Lake, err)
 		}
-		return nil, workflowErr(o, err)
+		return nil, store.Wrap(err, "route: %s", o.Key)
 	}
 	if r.Silver, err = sp.silver.Close(); err == nil {
 		if r.Current, err = sp.current.Close(); err == nil {
@@ -84,7 +84,7 @@ func split(ctx context.Context, d Deps, o *bronze.Object, in Input, r *Record) (
 	}
 	if err != nil {
 		sp.abort()
-		return nil, workflowErr(o, err)
+		return nil, store.Wrap(err, "route: %s", o.Key)
 	}
 	r.Verdict, r.Reason = in.Verdict, in.Reason
 	r.RowsIn, r.SilverRows, r.DiscardedRows = sp.rows, r.Silver.Rows, r.Discarded.Rows
@@ -105,16 +105,6 @@ func split(ctx context.Context, d Deps, o *bronze.Object, in Input, r *Record) (
 	return nil, nil
 }
 
-// workflowErr keeps a store failure retryable and a schema drift named;
-// anything else is wrapped with the object.
-func workflowErr(o *bronze.Object, err error) error {
-	var drift *icetable.SchemaDriftError
-	if errors.As(err, &drift) {
-		return drift
-	}
-	return store.Wrap(err, "route: %s", o.Key)
-}
-
 // open opens the writers of the table's three Iceberg tables: creating or
 // evolving a table (a new nullable column) happens here, before any row is
 // written; a drift it cannot take is a *icetable.SchemaDriftError.
@@ -122,15 +112,15 @@ func (sp *splitter) open(ctx context.Context, d Deps, o *bronze.Object) error {
 	obj := icetable.Object{Key: o.Key, ETag: o.Info.ETag}
 	var err error
 	if sp.silver, err = d.Iceberg.NewWriter(ctx, icetable.Silver, o.Table, obj, sp.silverSchema); err != nil {
-		return workflowErr(o, err)
+		return store.Wrap(err, "route: %s", o.Key)
 	}
 	if sp.current, err = d.Iceberg.NewWriter(ctx, icetable.Current, o.Table, obj, sp.silverSchema); err != nil {
 		sp.abort()
-		return workflowErr(o, err)
+		return store.Wrap(err, "route: %s", o.Key)
 	}
 	if sp.disc, err = d.Iceberg.NewWriter(ctx, icetable.Discarded, o.Table, obj, sp.discSchema); err != nil {
 		sp.abort()
-		return workflowErr(o, err)
+		return store.Wrap(err, "route: %s", o.Key)
 	}
 	return nil
 }
