@@ -23,7 +23,6 @@ import (
 	"github.com/medallionlake/lake/internal/asl"
 	"github.com/medallionlake/lake/internal/catalog"
 	"github.com/medallionlake/lake/internal/contract"
-	"github.com/medallionlake/lake/internal/icecatalog"
 	"github.com/medallionlake/lake/internal/icetable"
 	"github.com/medallionlake/lake/internal/ingest"
 	"github.com/medallionlake/lake/internal/layout"
@@ -92,7 +91,7 @@ func (c *Crawler) Crawl(ctx context.Context, rec *route.Record) (*Output, error)
 			return nil, missing
 		}
 		if err != nil {
-			return nil, named(err)
+			return nil, store.Wrap(err, "crawl")
 		}
 		out.Commits = append(out.Commits, done)
 	}
@@ -123,21 +122,6 @@ func (c *Crawler) RegisterMeta(ctx context.Context) ([]TableResult, error) {
 		}
 	}
 	return out, nil
-}
-
-// named returns the named error err wraps, which the state machine
-// matches: a commit that kept losing races, corrupt table metadata, the
-// store unavailable; anything else wrapped.
-func named(err error) error {
-	var conflict *icetable.CommitConflictError
-	var corrupt *icecatalog.CorruptMetadataError
-	switch {
-	case errors.As(err, &conflict):
-		return conflict
-	case errors.As(err, &corrupt):
-		return corrupt
-	}
-	return store.Wrap(err, "crawl")
 }
 
 // meta registers a meta table with the columns of its record type; a
