@@ -24,6 +24,7 @@ import (
 
 	"github.com/medallionlake/lake/internal/catalog"
 	"github.com/medallionlake/lake/internal/contract"
+	"github.com/medallionlake/lake/internal/icetable"
 	"github.com/medallionlake/lake/internal/lakeparquet"
 	"github.com/medallionlake/lake/internal/layout"
 	"github.com/medallionlake/lake/internal/store"
@@ -131,7 +132,7 @@ func (o *Object) RulesNow() time.Time { return o.Info.ModTime.UTC() }
 // Open opens the object as Parquet (its footer) and checks its columns
 // against the table's. An unusable object is not an error: Open returns
 // a nil reader and the Problem. Errors: *ContractError (the table's
-// partition column has no date), *catalog.ColumnNameError (column names
+// partition column has a type its transform cannot take), *catalog.ColumnNameError (column names
 // the catalog cannot hold), *ObjectNotFoundError (the object vanished
 // meanwhile), *store.StoreUnavailableError.
 func (o *Object) Open(ctx context.Context, st store.Store, opts lakeparquet.ReadOptions) (*lakeparquet.Reader, *Problem, error) {
@@ -235,8 +236,9 @@ func (o *Object) magic(ctx context.Context, st store.Store) (head, tail []byte, 
 // present, no other column (silver keeps exactly the table's columns; an
 // extra column means the object was not written by ingest for the
 // current schema), no nested column. Column order does not matter. A
-// partition column of a type with no date is the contract's fault:
-// *ContractError.
+// partition column of a type the contract's transform cannot take
+// (icetable.CanPartition) is the contract's fault when the table's
+// schema.json gives it that type: *ContractError.
 func (o *Object) checkSchema(sc *arrow.Schema) (*Problem, error) {
 	var problems []string
 	kind := ""
@@ -261,11 +263,6 @@ func (o *Object) checkSchema(sc *arrow.Schema) (*Problem, error) {
 			order = append(order, c)
 		}
 	}
-	if o.Schema != nil {
-		if typ := want[t.Partition.Column]; typ != "" && !partitionable(t.Partition.Transform, typ) {
-			return nil, &ContractError{Table: t.Name, Msg: fmt.Sprintf("partition column %q is %s in %s; %s", t.Partition.Column, typ, layout.SchemaKey(t.Name), partitionNeeds(t.Partition.Transform))}
-		}
-	}
 	seen := map[string]bool{}
 	for _, f := range sc.Fields() {
 		if seen[f.Name] {
@@ -284,7 +281,10 @@ func (o *Object) checkSchema(sc *arrow.Schema) (*Problem, error) {
 			add(ProblemWrongType, fmt.Sprintf("column %q is nested (%s); lake tables have flat columns", f.Name, f.Type))
 		case typ != "" && f.Type.String() != typ:
 			add(ProblemWrongType, fmt.Sprintf("column %q is %s, the table's schema says %s", f.Name, f.Type, typ))
-		case f.Name == t.Partition.Column && !partitionable(t.Partition.Transform, f.Type.String()):
+		case f.Name == t.Partition.Column && !icetable.CanPartition(t.Partition.Transform, f.Type):
+			if typ != "" { // the type the table's schema.json gives it: the contract's fault
+				return nil, &ContractError{Table: t.Name, Msg: fmt.Sprintf("partition column %q is %s in %s; %s", t.Partition.Column, typ, layout.SchemaKey(t.Name), partitionNeeds(t.Partition.Transform))}
+			}
 			add(ProblemWrongType, fmt.Sprintf("partition column %q is %s; %s", f.Name, f.Type, partitionNeeds(t.Partition.Transform)))
 		}
 	}
@@ -302,20 +302,6 @@ func (o *Object) checkSchema(sc *arrow.Schema) (*Problem, error) {
 func isNested(t arrow.DataType) bool {
 	_, ok := t.(arrow.NestedType)
 	return ok
-}
-
-// partitionable says whether the partition transform tr applies to a
-// column of arrowType (an Arrow type's name): day, month and year need a
-// date or a timestamp; bucket[N] takes what Iceberg's bucket transform
-// takes, everything but floating-point and boolean columns.
-func partitionable(tr contract.Transform, arrowType string) bool {
-	has := func(prefixes ...string) bool {
-		return slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(arrowType, p) })
-	}
-	if tr.Buckets() > 0 {
-		return !has("float", "halffloat", "bool", "null")
-	}
-	return has("timestamp", "date")
 }
 
 // partitionNeeds says what type the transform tr needs.

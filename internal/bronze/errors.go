@@ -68,7 +68,8 @@ func (e *ObjectChangedError) Error() string {
 
 // ContractError means the table's configuration cannot be used: its DQDL
 // ruleset fails to load, its schema file (_meta/tables/<table>/schema.json)
-// is malformed, or its partition column has a type that has no date. It is
+// is malformed, or its partition column has a type that the partition
+// transform cannot take. It is
 // not the object's fault, so the object stays in bronze: fix the
 // contract, then replay.
 type ContractError struct {

@@ -207,26 +207,43 @@ func (l *Lake) create(ctx context.Context, ident table.Identifier, kind Kind, t 
 	return tbl, nil
 }
 
+// transform is the Iceberg transform of the contract's transform tr.
+func transform(tr contract.Transform) (iceberg.Transform, error) {
+	switch tr {
+	case contract.TransformDay:
+		return iceberg.DayTransform{}, nil
+	case contract.TransformMonth:
+		return iceberg.MonthTransform{}, nil
+	case contract.TransformYear:
+		return iceberg.YearTransform{}, nil
+	}
+	if n := tr.Buckets(); n > 0 {
+		return iceberg.BucketTransform{NumBuckets: n}, nil
+	}
+	return nil, fmt.Errorf("unknown partition transform %q", tr)
+}
+
+// CanPartition says whether the contract's partition transform tr applies
+// to a column of Arrow type dt, as Iceberg decides it when the table is
+// created.
+func CanPartition(tr contract.Transform, dt arrow.DataType) bool {
+	t, err := transform(tr)
+	if err != nil {
+		return false
+	}
+	it, err := table.ArrowTypeToIceberg(dt, true)
+	return err == nil && t.CanTransform(it)
+}
+
 // partitionSpec is the spec of p over schema.
 func partitionSpec(schema *iceberg.Schema, p contract.Partition) (*iceberg.PartitionSpec, error) {
 	f, ok := schema.FindFieldByName(p.Column)
 	if !ok {
 		return nil, fmt.Errorf("partition column %q is not in the object", p.Column)
 	}
-	var tr iceberg.Transform
-	switch p.Transform {
-	case contract.TransformDay:
-		tr = iceberg.DayTransform{}
-	case contract.TransformMonth:
-		tr = iceberg.MonthTransform{}
-	case contract.TransformYear:
-		tr = iceberg.YearTransform{}
-	default:
-		n := p.Transform.Buckets()
-		if n == 0 {
-			return nil, fmt.Errorf("unknown partition transform %q", p.Transform)
-		}
-		tr = iceberg.BucketTransform{NumBuckets: n}
+	tr, err := transform(p.Transform)
+	if err != nil {
+		return nil, err
 	}
 	if !tr.CanTransform(f.Type) {
 		return nil, fmt.Errorf("partition transform %s cannot apply to column %q of type %s", p.Transform, p.Column, f.Type)
