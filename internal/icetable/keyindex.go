@@ -460,9 +460,10 @@ func (x *keyIndex) lookup(keys [][]byte, fn func(k int, pos int64, blockMax curs
 // primary key keyCols and cursor cursorCol) whose data file is no longer
 // in the lake (removed by snapshot expiry or as an orphan), counting them
 // as orphans, and writes the missing ones of its live sorted data files
-// (removed by another tool). An index is written after its data file, so
+// (tasks, its current snapshot planned: currentFiles) that another tool
+// removed. An index is written after its data file, so
 // listing the indexes first sees no index of a data file yet to come.
-func syncKeyIndexes(ctx context.Context, fsys *icebergio.FS, tbl *table.Table, keyCols []string, cursorCol string, m *Maintenance) error {
+func syncKeyIndexes(ctx context.Context, fsys *icebergio.FS, tbl *table.Table, tasks []table.FileScanTask, keyCols []string, cursorCol string, m *Maintenance) error {
 	root, err := fsys.Key(tbl.Location())
 	if err != nil {
 		return err
@@ -492,14 +493,8 @@ func syncKeyIndexes(ctx context.Context, fsys *icebergio.FS, tbl *table.Table, k
 		m.RemovedOrphans++
 	}
 	order := keyOrderID(tbl, keyCols)
-	if order == table.UnsortedSortOrderID || tbl.CurrentSnapshot() == nil {
+	if order == table.UnsortedSortOrderID {
 		return nil
-	}
-	scan := tbl.Scan()
-	defer scan.Close()
-	tasks, err := scan.PlanFiles(ctx)
-	if err != nil {
-		return err
 	}
 	done := map[string]bool{}
 	for _, task := range tasks {

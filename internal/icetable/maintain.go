@@ -136,12 +136,17 @@ func (l *Lake) Maintain(ctx context.Context, kind Kind, t *contract.Table, opts 
 	if err := removeOrphans(ctx, tbl, opts.OrphanAge, false, &m); err != nil {
 		return m, fmt.Errorf("icetable: maintain %s: orphan files: %w", m.Table, err)
 	}
+	tasks, err := currentFiles(ctx, tbl)
+	if err != nil {
+		return m, fmt.Errorf("icetable: %s: plan: %w", m.Table, err)
+	}
 	if kind == Current {
-		if err := syncKeyIndexes(ctx, l.cat.FS(), tbl, t.PrimaryKey, t.Cursor, &m); err != nil {
+		if err := syncKeyIndexes(ctx, l.cat.FS(), tbl, tasks, t.PrimaryKey, t.Cursor, &m); err != nil {
 			return m, fmt.Errorf("icetable: maintain %s: key indexes: %w", m.Table, err)
 		}
 	}
-	return m, countFiles(ctx, tbl, &m)
+	countFiles(tasks, &m)
+	return m, nil
 }
 
 // retry runs step on the freshly loaded table until it does not conflict.
@@ -327,7 +332,12 @@ func (l *Lake) dryRun(ctx context.Context, ident table.Identifier, kind Kind, t 
 	if err := removeOrphans(ctx, tbl, opts.OrphanAge, true, &m); err != nil {
 		return m, fmt.Errorf("icetable: maintain %s: orphan files: %w", m.Table, err)
 	}
-	return m, countFiles(ctx, tbl, &m)
+	tasks, err := currentFiles(ctx, tbl)
+	if err != nil {
+		return m, fmt.Errorf("icetable: %s: plan: %w", m.Table, err)
+	}
+	countFiles(tasks, &m)
+	return m, nil
 }
 
 // planCompaction counts into m the data and delete files that compaction
@@ -381,17 +391,9 @@ func removeOrphans(ctx context.Context, tbl *table.Table, age time.Duration, dry
 	return nil
 }
 
-// countFiles fills in the file counts of tbl's current snapshot.
-func countFiles(ctx context.Context, tbl *table.Table, m *Maintenance) error {
-	if tbl.CurrentSnapshot() == nil {
-		return nil
-	}
-	scan := tbl.Scan()
-	defer scan.Close()
-	tasks, err := scan.PlanFiles(ctx)
-	if err != nil {
-		return fmt.Errorf("icetable: %s: plan: %w", m.Table, err)
-	}
+// countFiles fills in the file counts of a current snapshot, planned as
+// tasks (currentFiles).
+func countFiles(tasks []table.FileScanTask, m *Maintenance) {
 	data, deletes, parts := map[string]bool{}, map[string]bool{}, map[string]int{}
 	for _, task := range tasks {
 		if !data[task.File.FilePath()] {
@@ -406,5 +408,15 @@ func countFiles(ctx context.Context, tbl *table.Table, m *Maintenance) error {
 		}
 	}
 	m.DataFiles, m.DeleteFiles, m.Partitions = len(data), len(deletes), len(parts)
-	return nil
+}
+
+// currentFiles plans tbl's current snapshot: its data files with their
+// delete files; none when the table has no snapshot.
+func currentFiles(ctx context.Context, tbl *table.Table) ([]table.FileScanTask, error) {
+	if tbl.CurrentSnapshot() == nil {
+		return nil, nil
+	}
+	scan := tbl.Scan()
+	defer scan.Close()
+	return scan.PlanFiles(ctx)
 }
